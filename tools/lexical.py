@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import bm25s
@@ -10,6 +11,8 @@ import numpy.typing as npt
 import Stemmer
 
 _STEMMER = Stemmer.Stemmer("english")
+# bm25s logs every index build at DEBUG on its own logger; keep server and benchmark logs readable.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 def _tokenize(texts: Sequence[str]) -> bm25s.tokenization.Tokenized:

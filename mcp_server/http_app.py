@@ -1,0 +1,64 @@
+"""The HTTP face of the server: one ASGI app with streamable HTTP at ``/mcp``, WebSocket at ``/ws`` and
+``GET /healthz``, behind the gate (Host/Origin checks, API keys, trial tagging)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from mcp_server.gate import Gate, GateSettings
+from mcp_server.runtime import Runtime
+from mcp_server.sdk import serve_websocket, streamable_http_manager
+
+log = logging.getLogger("afbench.http")
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class Router:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.manager = streamable_http_manager(runtime.server, MAX_BODY_BYTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        path = scope["path"].rstrip("/") or "/"
+        if scope["type"] == "websocket" and path == "/ws":
+            await serve_websocket(self.runtime.server, scope, receive, send)
+        elif scope["type"] == "http" and path == "/mcp":
+            await self.manager.handle_request(scope, receive, send)
+        elif scope["type"] == "http" and path == "/healthz":
+            await _json(send, 200, {"status": "ok", "tools": sorted(self.runtime.dispatcher.tools)})
+        elif scope["type"] == "http":
+            await _json(send, 404, {"error": {"code": "not_found", "message": f"no route {path}; MCP is at /mcp"}})
+        else:
+            await send({"type": "websocket.close", "code": 1008})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with self._running():
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        async with self.manager.run():
+            yield
+
+
+async def _json(send: Send, status: int, payload: dict[str, Any]) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]})
+    await send({"type": "http.response.body", "body": json.dumps(payload).encode()})
+
+
+def build_http_app(runtime: Runtime, settings: GateSettings) -> Gate:
+    return Gate(Router(runtime), runtime.store, settings, runtime.store.owner_key)
