@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -34,6 +36,14 @@ class RetryPolicy:
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
     timeout_s: float = 10.0
+    # How to wait between attempts; tests pass a recorder instead of sleeping for real.
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError(f"RetryPolicy.attempts must be at least 1, got {self.attempts}")
+        if self.backoff_s < 0 or self.max_backoff_s < 0 or self.timeout_s <= 0:
+            raise ValueError("RetryPolicy delays must be non-negative and the timeout positive")
 
 
 DEFAULT_POLICY = RetryPolicy()
@@ -46,8 +56,14 @@ def _retry_after(response: httpx.Response) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
+        pass
+    try:
         parsed = email.utils.parsedate_to_datetime(value)
-        return max(0.0, parsed.timestamp() - time.time()) if parsed else None
+    except (TypeError, ValueError):
+        return None  # unparseable: fall back to our own backoff
+    if parsed.tzinfo is None:  # HTTP dates are GMT by definition
+        parsed = parsed.replace(tzinfo=UTC)
+    return max(0.0, parsed.timestamp() - time.time())
 
 
 async def get_json(
@@ -77,7 +93,7 @@ async def get_json(
                 last_problem = f"connection failed: {exc.__class__.__name__}: {exc}"
             else:
                 if response.status_code in RETRY_STATUSES:
-                    last_problem = f"HTTP {response.status_code}"
+                    last_problem = f"HTTP {response.status_code} ({_reason(response)})"
                     delay = min(policy.max_backoff_s, _retry_after(response) or delay)
                 elif response.status_code >= 400:
                     raise ToolError(
@@ -94,7 +110,7 @@ async def get_json(
                             ErrorCode.UPSTREAM_ERROR, f"{service} returned a body that is not JSON", service=service
                         ) from None
             if attempt < policy.attempts:
-                await asyncio.sleep(delay)
+                await policy.sleep(delay)
     raise ToolError(
         ErrorCode.UPSTREAM_ERROR,
         f"{service} is unavailable: {last_problem} after {policy.attempts} attempts",

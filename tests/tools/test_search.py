@@ -214,12 +214,37 @@ async def test_searxng_maps_results(searxng: tuple[FakeSearxng, SearxngSearch]) 
     assert sent.headers["user-agent"].startswith("afbench/")
 
 
-async def test_searxng_retries_transient_errors(searxng: tuple[FakeSearxng, SearxngSearch]) -> None:
+async def test_searxng_retries_transient_errors_honouring_retry_after(
+    searxng: tuple[FakeSearxng, SearxngSearch],
+) -> None:
     fake, provider = searxng
-    fake.failures = [Response(status_code=503), Response(status_code=429, headers={"Retry-After": "0"})]
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    provider.policy = RetryPolicy(attempts=3, backoff_s=0.01, max_backoff_s=5, timeout_s=2, sleep=record)
+    fake.failures = [Response(status_code=503), Response(status_code=429, headers={"Retry-After": "3"})]
     result = await provider.search(SearchRequest(query="retry me"))
     assert len(result.hits) == 5
     assert len(fake.requests) == 3
+    assert waits == [0.01, 3.0]  # exponential backoff first, then what the server asked for
+
+
+async def test_retry_after_is_capped_and_garbage_ignored(searxng: tuple[FakeSearxng, SearxngSearch]) -> None:
+    fake, provider = searxng
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    provider.policy = RetryPolicy(attempts=3, backoff_s=0.5, max_backoff_s=8, timeout_s=2, sleep=record)
+    fake.failures = [
+        Response(status_code=429, headers={"Retry-After": "3600"}),
+        Response(status_code=429, headers={"Retry-After": "soon"}),
+    ]
+    await provider.search(SearchRequest(query="x"))
+    assert waits == [8, 1.0]
 
 
 async def test_searxng_gives_up_with_upstream_error(searxng: tuple[FakeSearxng, SearxngSearch]) -> None:
@@ -228,7 +253,7 @@ async def test_searxng_gives_up_with_upstream_error(searxng: tuple[FakeSearxng, 
     with pytest.raises(ToolError) as caught:
         await provider.search(SearchRequest(query="down"))
     assert caught.value.code == ErrorCode.UPSTREAM_ERROR
-    assert "HTTP 502 after 3 attempts" in caught.value.message
+    assert "HTTP 502" in caught.value.message and "after 3 attempts" in caught.value.message
 
 
 async def test_searxng_json_disabled_is_explained(searxng: tuple[FakeSearxng, SearxngSearch]) -> None:
