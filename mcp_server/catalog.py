@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mcp_server.config import ServerConfig
-from tools import calculator
+from tools import calculator, weather
 from tools import search as search_tool
 
 Handler = Callable[[Any], Awaitable[BaseModel]]
@@ -45,8 +45,13 @@ def _doc(function: Callable[..., Any]) -> str:
 def build_tools(config: ServerConfig) -> list[ToolSpec]:
     search_provider = search_tool.make_provider(config.search_provider)
 
+    weather_provider = weather.make_provider(config.weather_provider or weather.default_provider_name())
+
     async def run_search(request: search_tool.SearchRequest) -> search_tool.SearchResult:
         return await search_tool.search(request, search_provider)
+
+    async def run_weather(request: weather.WeatherRequest) -> weather.WeatherReport:
+        return await weather.get_weather(request, weather_provider)
 
     return [
         ToolSpec(
@@ -56,6 +61,15 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=calculator.CalculatorInput,
             output_model=calculator.CalculatorResult,
             handler=calculator.calculate,
+        ),
+        ToolSpec(
+            name="weather",
+            title="Weather",
+            description=_doc(weather.get_weather),
+            input_model=weather.WeatherRequest,
+            output_model=weather.WeatherReport,
+            handler=run_weather,
+            open_world=weather_provider.name != "offline",
         ),
         ToolSpec(
             name="search",

@@ -14,6 +14,7 @@ from typing import Any
 
 from mcp_server.config import ServerConfig, default_sessions_db
 from mcp_server.gate import Caller, GateSettings, is_loopback
+from mcp_server.loadtest import add_arguments as add_loadtest_arguments
 from mcp_server.store import KeyStore, Limits
 
 log = logging.getLogger("afbench")
@@ -81,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument("--trial")
     usage.add_argument("--json", action="store_true")
     _add_db(usage)
+
+    add_loadtest_arguments(
+        sub.add_parser("loadtest", help="calls/s and p50/p99 latency against a bare mcp SDK server (HTTP, WebSocket)")
+    )
     return parser
 
 
@@ -230,10 +235,16 @@ async def _serve_http(runtime: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _loadtest(args: argparse.Namespace) -> int:
+    from mcp_server.loadtest import command
+
+    return await command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=getattr(args, "log_level", "warning").upper(), stream=sys.stderr)
-    handlers = {"serve": _serve, "keys": _keys, "usage": _usage}
+    handlers = {"serve": _serve, "keys": _keys, "usage": _usage, "loadtest": _loadtest}
     try:
         return asyncio.run(handlers[args.command](args))
     except KeyboardInterrupt:

@@ -37,9 +37,11 @@ class ToolOutcome:
 
     @property
     def text(self) -> str:
-        if self.error is not None:
-            return f"Error ({self.error['code']}): {self.error['message']}"
-        return json.dumps(self.structured, ensure_ascii=False, indent=2)
+        """Success: the structured result as JSON. Error: ``{"error": {...}}`` as JSON, which a model reads
+        as easily as prose and a program can parse (error results carry no structured content: it would not
+        match the tool's output schema, and clients such as the MCP Inspector validate it even on errors)."""
+        payload = {"error": self.error} if self.error is not None else self.structured
+        return json.dumps(payload, ensure_ascii=False, indent=2)
 
 
 def _error(code: str, message: str, **details: Any) -> ToolOutcome:

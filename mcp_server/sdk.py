@@ -63,7 +63,7 @@ def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Serve
         outcome = await dispatcher.call(name, arguments, caller, session_id)
         return types.CallToolResult(
             content=[types.TextContent(type="text", text=outcome.text)],
-            structuredContent=outcome.structured if outcome.structured is not None else {"error": outcome.error},
+            structuredContent=outcome.structured,
             isError=outcome.is_error,
         )
 

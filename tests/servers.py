@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 AFBENCH = [sys.executable, "-m", "mcp_server.cli"]
 _LISTENING = re.compile(r"http://([^ ]+)/mcp")
@@ -89,3 +91,11 @@ def http_server(db: Path, *extra: str) -> Iterator[RunningServer]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def error_of(result: Any) -> dict[str, Any]:
+    """The machine-readable error of an MCP tool result with ``isError`` (JSON in its text content)."""
+    assert result.isError, result
+    assert result.structuredContent is None  # would not match the tool's output schema
+    payload: dict[str, Any] = json.loads(result.content[0].text)["error"]
+    return payload

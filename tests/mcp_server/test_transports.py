@@ -25,7 +25,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
-from tests.servers import RunningServer, afbench, create_key, http_server
+from tests.servers import RunningServer, afbench, create_key, error_of, http_server
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.e2e
 # One valid call per tool; a tool the server lists without an entry here fails the test.
 TOOL_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "calculator": ({"expression": "6 * 7"}, "42"),
+    "weather": ({"location": "Lisbon", "days": 2}, "Lisbon"),
     "search": ({"query": "replace the battery in a Kestrel Beacon", "k": 3}, "Beacon"),
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
@@ -147,7 +148,7 @@ async def test_revoked_key_is_refused_at_once_on_an_open_websocket(server: Runni
         assert not (await session.call_tool("calculator", {"expression": "1"})).isError
         afbench("keys", "revoke", "ws-revoked", db=server.db)
         refused = await session.call_tool("calculator", {"expression": "1"})
-        assert refused.isError and refused.structuredContent["error"]["limit"] == "key_revoked"  # type: ignore[index]
+        assert error_of(refused)["limit"] == "key_revoked"
 
 
 async def test_websocket_without_key_is_refused_before_the_handshake(server: RunningServer) -> None:
@@ -185,7 +186,7 @@ async def test_quota_holds_across_connections_and_transports(server: RunningServ
     executed = [r for r in results if not r.isError]
     refused = [r for r in results if r.isError]
     assert len(executed) == 20 and len(refused) == 100
-    assert {r.structuredContent["error"]["code"] for r in refused} == {"quota_exceeded"}  # type: ignore[index]
+    assert {error_of(r)["code"] for r in refused} == {"quota_exceeded"}
     rows = json.loads(afbench("usage", "--key", "quota-20", "--json", db=server.db).stdout)
     assert len(rows) == 20 and {r["outcome"] for r in rows} == {"ok"}
 
@@ -228,7 +229,7 @@ async def test_bad_input_over_the_wire_leaves_the_server_serving(server: Running
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009  # message too big
     async with ws_session(server.ws_url, key) as session:
         result = await session.call_tool("calculator", {"expression": [1, 2]})  # type: ignore[dict-item]
-        assert result.isError and "valid string" in result.content[0].text  # type: ignore[union-attr]
+        assert "valid string" in error_of(result)["message"]
     async with http_session(server.mcp_url, key) as session:
         assert (await session.call_tool("calculator", {"expression": "2+2"})).structuredContent["result"] == 4  # type: ignore[index]
     assert server.process.poll() is None
