@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -45,7 +46,7 @@ def test_windows_respect_the_token_limit_and_overlap() -> None:
     assert len(pieces) > 10
     assert all(count_tokens(piece) <= 50 for piece in pieces)
     assert all(count_tokens(piece) >= 25 for piece in pieces[:-1]), "windows should be mostly full"
-    for before, after in zip(pieces, pieces[1:], strict=False):
+    for before, after in pairwise(pieces):
         # The next window starts inside the previous one: its first words (numbers included, so they are
         # unique in the text) are found at the end of the previous window.
         opening = " ".join(after.split()[:6])

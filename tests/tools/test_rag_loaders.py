@@ -44,7 +44,8 @@ def test_text_file(tmp_path: Path) -> None:
 
 
 def test_pdf_pages_are_kept(tmp_path: Path) -> None:
-    path = make_pdf(tmp_path / "handbook.pdf", [["Welcome to Kestrel."], [], ["Expenses are paid monthly."]], "Staff handbook")
+    pages = [["Welcome to Kestrel."], [], ["Expenses are paid monthly."]]
+    path = make_pdf(tmp_path / "handbook.pdf", pages, "Staff handbook")
     document = load_document(path)
     assert document.title == "Staff handbook"
     assert document.format == "pdf"
