@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from mcp_server.config import ServerConfig
-from tools import calculator, weather
+from tools import calculator, rag, weather
 from tools import search as search_tool
 
 Handler = Callable[[Any], Awaitable[BaseModel]]
@@ -70,6 +70,14 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             output_model=weather.WeatherReport,
             handler=run_weather,
             open_world=weather_provider.name != "offline",
+        ),
+        ToolSpec(
+            name="rag_search",
+            title="Search legal documents (RAG)",
+            description=_doc(rag.rag_search),
+            input_model=rag.RagSearchRequest,
+            output_model=rag.RagResult,
+            handler=rag.rag_search,
         ),
         ToolSpec(
             name="search",

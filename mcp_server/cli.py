@@ -214,6 +214,8 @@ async def _serve_http(runtime: Any, args: argparse.Namespace) -> int:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    # Listening before the address is announced: early clients wait in the backlog instead of being refused.
+    sock.listen(2048)
     port = sock.getsockname()[1]
     settings = GateSettings.for_bind(args.host, port, args.allowed_host, args.allowed_origin)
     if args.no_auth:

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.e2e
 TOOL_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "calculator": ({"expression": "6 * 7"}, "42"),
     "weather": ({"location": "Lisbon", "days": 2}, "Lisbon"),
+    "rag_search": ({"query": "How many days of notice to end the services agreement?"}, "legal-"),
     "search": ({"query": "replace the battery in a Kestrel Beacon", "k": 3}, "Beacon"),
 }
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
