@@ -1,0 +1,55 @@
+"""What every framework build implements, and what it is given.
+
+A build gets the system spec, a model endpoint (the harness's gateway, with the trial in its URL) and the MCP
+endpoint (the harness's server, trial-tagged). It reaches the model only through the first and tools only
+through the second; it answers a conversation turn by turn, saying which agent answered.
+
+Builds live in ``agents/<framework>.py`` (a plugin folder: no ``__init__.py``, so the ``agents`` import name
+stays the OpenAI Agents SDK's) and expose a module-level ``BUILD``, an instance of :class:`AgentBuild`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Protocol
+
+from benchmark.spec import SystemSpec
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    base_url: str  # OpenAI-compatible, ends in /v1
+    model: str
+    api_key: str
+
+
+@dataclass(frozen=True)
+class McpEndpoint:
+    url: str  # streamable HTTP; already trial-prefixed (/t/<trial>/mcp) for clients that cannot set headers
+    api_key: str
+    trial_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}", "X-Trial-Id": self.trial_id}
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    text: str
+    agent: str  # spec.LEGAL, spec.OPERATIONAL, or spec.GUARDRAIL when the guardrail refused
+
+
+class Conversation(Protocol):
+    async def send(self, message: str) -> TurnResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class AgentBuild(ABC):
+    framework: ClassVar[str]
+
+    @abstractmethod
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        """Start one conversation (its own memory) against these endpoints."""
