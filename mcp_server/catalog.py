@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, create_model
 
 from mcp_server.config import ServerConfig
-from tools import calculator, rag, weather
+from tools import calculator, rag, sql, weather
 from tools import search as search_tool
 
 Handler = Callable[[Any], Awaitable[BaseModel]]
@@ -42,8 +42,44 @@ def _doc(function: Callable[..., Any]) -> str:
     return " ".join((function.__doc__ or "").split())
 
 
+def without_fields(model: type[BaseModel], *names: str) -> type[BaseModel]:
+    """``model`` minus server-chosen fields (the SQL tools' ``db_path``): callers must not pick server files."""
+    kept: dict[str, Any] = {n: (f.annotation, f) for n, f in model.model_fields.items() if n not in names}
+    return create_model(model.__name__, __config__=model.model_config, __doc__=model.__doc__, **kept)
+
+
+class SqlSchemaInput(BaseModel):
+    question: str | None = Field(
+        default=None,
+        description="Optional: a question in plain words; only the tables most relevant to it are described.",
+    )
+    tables: list[str] | None = Field(default=None, description="Optional: describe only these tables (exact names).")
+    sample_values: int = Field(default=3, ge=0, le=10, description="Distinct example values per column (0-10).")
+
+
+SQL_SCHEMA_DESCRIPTION = (
+    "Describe the business database before writing SQL: tables with their columns (type, key, description, "
+    "sample values), foreign keys, indexes and row counts. Give `question` to get only the tables most relevant "
+    "to it (semantic retrieval over table and column descriptions), or `tables` to name them."
+)
+
+
 def build_tools(config: ServerConfig) -> list[ToolSpec]:
     search_provider = search_tool.make_provider(config.search_provider)
+
+    database = str(config.sql_database) if config.sql_database else None
+
+    async def run_schema(request: SqlSchemaInput) -> sql.SchemaInfo:
+        tables = request.tables
+        if request.question and not tables:
+            tables = [match.table for match in await sql.relevant_tables(database, request.question, k=4)]
+        return await sql.describe_schema(database, tables=tables, sample_values=request.sample_values)
+
+    async def run_query(request: BaseModel) -> sql.QueryResult:
+        return await sql.run_query(**request.model_dump(), db_path=database)
+
+    async def run_text2sql(request: BaseModel) -> sql.Text2SQLResult:
+        return await sql.text2sql(**request.model_dump(), db_path=database)
 
     weather_provider = weather.make_provider(config.weather_provider or weather.default_provider_name())
 
@@ -70,6 +106,32 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             output_model=weather.WeatherReport,
             handler=run_weather,
             open_world=weather_provider.name != "offline",
+        ),
+        ToolSpec(
+            name="sql_schema",
+            title="Database schema",
+            description=SQL_SCHEMA_DESCRIPTION,
+            input_model=SqlSchemaInput,
+            output_model=sql.SchemaInfo,
+            handler=run_schema,
+        ),
+        ToolSpec(
+            name="sql_query",
+            title="Run a read-only SQL query",
+            description=_doc(sql.run_query),
+            input_model=without_fields(sql.QueryRequest, "db_path"),
+            output_model=sql.QueryResult,
+            handler=run_query,
+        ),
+        ToolSpec(
+            name="text2sql",
+            title="Answer a data question with SQL",
+            description=_doc(sql.text2sql),
+            input_model=without_fields(sql.Text2SQLRequest, "db_path"),
+            output_model=sql.Text2SQLResult,
+            handler=run_text2sql,
+            open_world=True,
+            idempotent=False,
         ),
         ToolSpec(
             name="rag_search",

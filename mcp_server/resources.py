@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from mcp_server.config import ServerConfig
+from tools import sql
 from tools.corpus import load_corpus
 
 
@@ -25,7 +26,19 @@ def build_resources(config: ServerConfig) -> list[ResourceSpec]:
         listing = [{"id": d.id, "title": d.title, "source": d.source, "category": d.category} for d in load_corpus()]
         return json.dumps({"documents": listing, "count": len(listing)}, ensure_ascii=False, indent=1)
 
+    async def schema() -> str:
+        info = await sql.describe_schema(str(config.sql_database) if config.sql_database else None)
+        return info.model_dump_json(indent=1)
+
     return [
+        ResourceSpec(
+            uri="afbench://sql/schema",
+            name="sql-schema",
+            title="SQL database schema",
+            description="Tables, columns, keys, row counts and sample values of the database the SQL tools query.",
+            mime_type="application/json",
+            read=schema,
+        ),
         ResourceSpec(
             uri="afbench://corpus/documents",
             name="documents",

@@ -35,6 +35,9 @@ pytestmark = pytest.mark.e2e
 
 # One valid call per tool; a tool the server lists without an entry here fails the test.
 TOOL_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "sql_schema": ({"question": "Which customer spent the most?"}, "customers"),
+    "sql_query": ({"sql": "SELECT COUNT(*) AS n FROM customers"}, '"n"'),
+    "text2sql": ({"question": "How many customers are there?"}, "not_configured"),  # no model configured
     "calculator": ({"expression": "6 * 7"}, "42"),
     "weather": ({"location": "Lisbon", "days": 2}, "Lisbon"),
     "rag_search": ({"query": "How many days of notice to end the services agreement?"}, "legal-"),
@@ -82,10 +85,15 @@ async def exercise(session: ClientSession) -> None:
     assert listed == set(TOOL_SAMPLES), f"add samples for: {listed - set(TOOL_SAMPLES)}"
     for name, (arguments, expected) in TOOL_SAMPLES.items():
         result = await session.call_tool(name, arguments)
+        if expected == "not_configured":
+            assert error_of(result)["code"] == expected
+            continue
         assert not result.isError, result.content
         assert expected in json.dumps(result.structuredContent)
     resource = await session.read_resource("afbench://corpus/documents")  # type: ignore[arg-type]
     assert json.loads(resource.contents[0].text)["count"] > 0  # type: ignore[union-attr]
+    schema = await session.read_resource("afbench://sql/schema")  # type: ignore[arg-type]
+    assert "orders" in {t["name"] for t in json.loads(schema.contents[0].text)["tables"]}  # type: ignore[union-attr]
     prompt = await session.get_prompt("operational_agent")
     assert "calculator" in prompt.messages[0].content.text  # type: ignore[union-attr]
 
