@@ -1,0 +1,160 @@
+"""The zero-framework baseline: the official ``openai`` client, the official ``mcp`` client, a hand-written loop.
+
+Per turn: (1) the guardrail, a structured-output call returning ``{"allowed", "reason"}``; (2) the
+orchestrator, forced to call one ``transfer_to_<agent>`` tool; (3) the chosen specialist in a tool loop over
+its allowed MCP tools until it answers. Memory: the conversation's user turns and final answers are replayed
+to the orchestrator and the specialist on every turn.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from openai import AsyncOpenAI
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
+
+MAX_TOOL_ROUNDS = 8
+
+GUARDRAIL_SCHEMA: dict[str, Any] = {
+    "name": "guardrail_verdict",
+    "strict": True,
+    "schema": {
+        "type": "object",
+        "properties": {"allowed": {"type": "boolean"}, "reason": {"type": "string"}},
+        "required": ["allowed", "reason"],
+        "additionalProperties": False,
+    },
+}
+
+
+def _handoff_tool(agent: AgentSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": f"transfer_to_{agent.name}",
+            "description": f"Hand the conversation to the {agent.title}: {agent.handoff_description}",
+            "parameters": {"type": "object", "properties": {}, "additionalProperties": False},
+        },
+    }
+
+
+class VanillaConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.model = model
+        self.mcp = mcp
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.history: list[dict[str, Any]] = []
+        self._stack = AsyncExitStack()
+        self._session: ClientSession | None = None
+        self._tools: dict[str, dict[str, Any]] = {}
+
+    async def start(self) -> None:
+        http = await self._stack.enter_async_context(httpx.AsyncClient(headers=self.mcp.headers, timeout=60))
+        read, write, _ = await self._stack.enter_async_context(streamable_http_client(self.mcp.url, http_client=http))
+        self._session = await self._stack.enter_async_context(ClientSession(read, write))
+        await self._session.initialize()
+        for tool in (await self._session.list_tools()).tools:
+            self._tools[tool.name] = {
+                "type": "function",
+                "function": {"name": tool.name, "description": tool.description or "", "parameters": tool.inputSchema},
+            }
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()
+        await self.client.close()
+
+    async def send(self, message: str) -> TurnResult:
+        if not await self._allowed(message):
+            self._remember(message, self.spec.guardrail.refusal)
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+        agent = await self._route(message)
+        answer = await self._specialist(agent, message)
+        self._remember(message, answer)
+        return TurnResult(answer, agent.name)
+
+    def _remember(self, message: str, answer: str) -> None:
+        self.history += [{"role": "user", "content": message}, {"role": "assistant", "content": answer}]
+
+    async def _allowed(self, message: str) -> bool:
+        messages: list[Any] = [
+            {"role": "system", "content": self.spec.guardrail.instructions},
+            {"role": "user", "content": message},
+        ]
+        response_format: Any = {"type": "json_schema", "json_schema": GUARDRAIL_SCHEMA}
+        response = await self.client.chat.completions.create(
+            model=self.model.model, messages=messages, response_format=response_format, temperature=0
+        )
+        try:
+            verdict = json.loads(response.choices[0].message.content or "{}")
+        except json.JSONDecodeError:
+            return True  # an unreadable verdict must not silently refuse a legitimate request
+        return bool(verdict.get("allowed", True))
+
+    async def _route(self, message: str) -> AgentSpec:
+        messages: list[Any] = [
+            {"role": "system", "content": self.spec.orchestrator_instructions},
+            *self.history,
+            {"role": "user", "content": message},
+        ]
+        handoffs: list[Any] = [_handoff_tool(agent) for agent in self.spec.specialists]
+        response = await self.client.chat.completions.create(
+            model=self.model.model, messages=messages, tools=handoffs, tool_choice="required", temperature=0
+        )
+        for call in response.choices[0].message.tool_calls or []:
+            name = call.function.name if call.type == "function" else None
+            for agent in self.spec.specialists:
+                if name == f"transfer_to_{agent.name}":
+                    return agent
+        raise RuntimeError(f"the orchestrator did not hand off: {response.choices[0].message}")
+
+    async def _specialist(self, agent: AgentSpec, message: str) -> str:
+        assert self._session is not None
+        tools: list[Any] = [self._tools[name] for name in agent.tools if name in self._tools]
+        messages: list[Any] = [
+            {"role": "system", "content": agent.instructions},
+            *self.history,
+            {"role": "user", "content": message},
+        ]
+        for _ in range(MAX_TOOL_ROUNDS):
+            response = await self.client.chat.completions.create(
+                model=self.model.model,
+                messages=messages,
+                tools=tools,
+                temperature=0,
+            )
+            reply = response.choices[0].message
+            if not reply.tool_calls:
+                return reply.content or ""
+            messages.append(reply.model_dump(exclude_none=True))
+            for call in reply.tool_calls:
+                if call.type != "function":
+                    continue
+                name = call.function.name
+                if name not in agent.tools:  # the allow-list holds even if a model invents a tool
+                    text = json.dumps({"error": {"code": "not_allowed", "message": f"{name} is not available"}})
+                else:
+                    arguments = json.loads(call.function.arguments or "{}")
+                    result = await self._session.call_tool(name, arguments)
+                    text = "\n".join(part.text for part in result.content if part.type == "text")
+                messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
+        return "I could not finish this request within the allowed number of tool calls."
+
+
+class VanillaBuild(AgentBuild):
+    framework = "vanilla"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        conversation = VanillaConversation(spec, model, mcp)
+        await conversation.start()
+        return conversation
+
+
+BUILD = VanillaBuild()
