@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install test lint typecheck unit data clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"

@@ -5,6 +5,11 @@ Quota enforcement is a single ``BEGIN IMMEDIATE`` transaction that counts the ca
 windows and, when under every limit, inserts the usage row: N concurrent calls against a remaining quota
 of M succeed exactly M times, across connections, transports and server processes sharing the file.
 Refused calls go to ``refusals``, never to ``usage``, so usage counts only executed calls.
+
+The check reads per-window counters (``usage_counters``: one row per key and minute, day, and tool-day),
+incremented in the same transaction as the usage row, so its cost does not grow with the day's traffic and
+one call costs five statements: BEGIN, one SELECT of limits and counts, the usage INSERT, one counter UPSERT,
+COMMIT.
 """
 
 from __future__ import annotations
@@ -59,6 +64,12 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 CREATE INDEX IF NOT EXISTS usage_by_key_time ON usage (key_id, started_at);
 CREATE INDEX IF NOT EXISTS usage_by_trial ON usage (trial_id, id);
+CREATE TABLE IF NOT EXISTS usage_counters (
+    key_id INTEGER NOT NULL REFERENCES api_keys(id),
+    window TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (key_id, window)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS refusals (
     id INTEGER PRIMARY KEY,
     key_id INTEGER NOT NULL REFERENCES api_keys(id),
@@ -142,10 +153,23 @@ class CallContext:
     trial_id: str | None = None
 
 
-def _windows(now: float) -> tuple[float, float, float, float]:
-    minute_start = now - now % 60
-    day_start = now - now % 86400  # UTC midnight
-    return minute_start, minute_start + 60, day_start, day_start + 86400
+PRUNE_EVERY = 10_000
+
+
+def _refusal(row: Any, tool: str, now: float, minute: int, day: int) -> QuotaExceeded | None:
+    """The first limit that one more call would break, or None. Windows: UTC minute, UTC day."""
+    if row is None or row["revoked_at"] is not None:
+        return QuotaExceeded("key_revoked", 0, 0, now)
+    minute_end, day_end = (minute + 1) * 60.0, (day + 1) * 86400.0
+    checks = (
+        ("per_minute", row["per_minute"], row["used_minute"], minute_end),
+        ("per_day", row["per_day"], row["used_day"], day_end),
+        (f"tool:{tool}:per_day", row["per_tool"], row["used_tool"], day_end),
+    )
+    for name, allowed, used, resets in checks:
+        if allowed is not None and (used or 0) >= allowed:
+            return QuotaExceeded(name, allowed, used or 0, resets)
+    return None
 
 
 class KeyStore:
@@ -155,6 +179,7 @@ class KeyStore:
         self._db = connection
         self.path = path
         self._lock = asyncio.Lock()
+        self._calls_since_prune = 0
 
     @classmethod
     async def open(cls, path: Path | str) -> KeyStore:
@@ -285,10 +310,23 @@ class KeyStore:
         key = context.key
         async with self._lock:
             now = time.time()
-            minute_start, minute_end, day_start, day_end = _windows(now)
+            minute, day = int(now // 60), int(now // 86400)
+            windows = (f"m:{minute}", f"d:{day}", f"t:{day}:{tool}")
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                refusal = await self._check(key, tool, now, minute_start, minute_end, day_start, day_end)
+                # Limits are read inside the transaction so `keys set-limit` and `revoke` apply at once.
+                row = await (
+                    await self._db.execute(
+                        "SELECT k.per_minute, k.per_day, k.revoked_at,"
+                        " (SELECT per_day FROM tool_limits WHERE key_id = k.id AND tool = ?) AS per_tool,"
+                        " (SELECT n FROM usage_counters WHERE key_id = k.id AND window = ?) AS used_minute,"
+                        " (SELECT n FROM usage_counters WHERE key_id = k.id AND window = ?) AS used_day,"
+                        " (SELECT n FROM usage_counters WHERE key_id = k.id AND window = ?) AS used_tool"
+                        " FROM api_keys k WHERE k.id = ?",
+                        (tool, *windows, key.id),
+                    )
+                ).fetchone()
+                refusal = _refusal(row, tool, now, minute, day)
                 if refusal is not None:
                     await self._db.execute(
                         "INSERT INTO refusals (key_id, at, tool, limit_name, trial_id) VALUES (?, ?, ?, ?, ?)",
@@ -310,40 +348,30 @@ class KeyStore:
                         len(encoded.encode("utf-8")),
                     ),
                 )
+                await self._db.execute(
+                    "INSERT INTO usage_counters (key_id, window, n) VALUES (?, ?, 1), (?, ?, 1), (?, ?, 1)"
+                    " ON CONFLICT (key_id, window) DO UPDATE SET n = n + 1",
+                    (key.id, windows[0], key.id, windows[1], key.id, windows[2]),
+                )
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
+            self._calls_since_prune += 1
+            if self._calls_since_prune >= PRUNE_EVERY:
+                await self._prune_counters(day)
         assert cursor.lastrowid is not None
         return cursor.lastrowid
 
-    async def _check(
-        self, key: ApiKey, tool: str, now: float, m0: float, m1: float, d0: float, d1: float
-    ) -> QuotaExceeded | None:
-        # Limits are re-read inside the transaction so `keys set-limit` and `revoke` apply at once.
-        row = await (
-            await self._db.execute("SELECT per_minute, per_day, revoked_at FROM api_keys WHERE id = ?", (key.id,))
-        ).fetchone()
-        if row is None or row["revoked_at"] is not None:
-            return QuotaExceeded("key_revoked", 0, 0, now)
-        checks: list[tuple[str, int, str, tuple[Any, ...], float]] = []
-        if row["per_minute"] is not None:
-            checks.append(("per_minute", row["per_minute"], "started_at >= ?", (m0,), m1))
-        if row["per_day"] is not None:
-            checks.append(("per_day", row["per_day"], "started_at >= ?", (d0,), d1))
-        tool_row = await (
-            await self._db.execute("SELECT per_day FROM tool_limits WHERE key_id = ? AND tool = ?", (key.id, tool))
-        ).fetchone()
-        if tool_row is not None:
-            checks.append((f"tool:{tool}:per_day", tool_row["per_day"], "started_at >= ? AND tool = ?", (d0, tool), d1))
-        for name, allowed, where, params, resets in checks:
-            used_row = await (
-                await self._db.execute(f"SELECT COUNT(*) FROM usage WHERE key_id = ? AND {where}", (key.id, *params))
-            ).fetchone()
-            used = int(used_row[0]) if used_row else 0
-            if used >= allowed:
-                return QuotaExceeded(name, allowed, used, resets)
-        return None
+    async def _prune_counters(self, day: int) -> None:
+        """Drop counters of windows that ended before yesterday; called under the lock."""
+        self._calls_since_prune = 0
+        await self._db.execute(
+            "DELETE FROM usage_counters WHERE (window LIKE 'm:%' AND CAST(substr(window, 3) AS INTEGER) < ?)"
+            " OR (window NOT LIKE 'm:%' AND CAST(substr(window, 3, instr(substr(window, 3) || ':', ':') - 1)"
+            " AS INTEGER) < ?)",
+            ((day - 1) * 1440, day - 1),
+        )
 
     async def finish_call(self, usage_id: int, outcome: str, latency_ms: float, error_code: str | None = None) -> None:
         await self._db.execute(

@@ -106,3 +106,30 @@ async def test_owner_key_is_created_once(store: KeyStore) -> None:
     first = await store.owner_key()
     assert (await store.owner_key()).id == first.id
     assert first.limits == Limits()
+
+
+async def test_windows_reset_and_old_counters_are_pruned(store: KeyStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mcp_server.store as store_module
+
+    clock = [1_800_000_000.0]  # a fixed instant; the store reads time through time.time
+    monkeypatch.setattr(store_module.time, "time", lambda: clock[0])
+    key, _ = await store.create_key("ivy", Limits(per_minute=1, per_day=3))
+    context = CallContext(key, "http")
+    assert isinstance(await store.begin_call(context, "calculator", {}), int)
+    refused = await store.begin_call(context, "calculator", {})
+    assert isinstance(refused, QuotaExceeded) and refused.limit == "per_minute"
+    assert refused.resets_at == (clock[0] // 60 + 1) * 60
+    clock[0] += 60  # next minute: the minute window is fresh, the day window is not
+    assert isinstance(await store.begin_call(context, "calculator", {}), int)
+    clock[0] += 60
+    assert isinstance(await store.begin_call(context, "calculator", {}), int)
+    clock[0] += 60
+    day_refusal = await store.begin_call(context, "calculator", {})
+    assert isinstance(day_refusal, QuotaExceeded) and day_refusal.limit == "per_day"
+    clock[0] += 3 * 86400  # days later the old windows are pruned on the next sweep
+    monkeypatch.setattr(store_module, "PRUNE_EVERY", 1)
+    assert isinstance(await store.begin_call(context, "calculator", {}), int)
+    windows = sqlite3.connect(store.path).execute("SELECT window FROM usage_counters").fetchall()
+    day = int(clock[0] // 86400)
+    assert sorted(w for (w,) in windows) == sorted([f"d:{day}", f"t:{day}:calculator", f"m:{int(clock[0] // 60)}"])
+    assert len(await store.usage(key_name="ivy")) == 4
