@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -168,6 +169,13 @@ class _Evaluator:
                 raise _error(ErrorCode.UNSUPPORTED_OPERATION, "unsupported function call", node)
             case ast.Call():
                 raise _error(ErrorCode.UNSUPPORTED_OPERATION, "only plain function names can be called", node)
+        if isinstance(node, ast.Tuple):
+            raise _error(
+                ErrorCode.SYNTAX_ERROR,
+                "unexpected comma: write decimals with '.', and thousands separators (1,250) only outside "
+                "function calls",
+                node,
+            )
         label = type(node).__name__
         if isinstance(node, ast.BinOp | ast.UnaryOp):
             label = type(node.op).__name__
@@ -211,10 +219,13 @@ class _Evaluator:
             raise _error(ErrorCode.MATH_DOMAIN_ERROR, f"{name}(): {message}", node) from None
 
 
+_CURRENCY = re.compile(r"[£$€¥](?=\s*\d)")
+_CALL = re.compile(r"[A-Za-z_]\w*\s*\(")
+_THOUSANDS = re.compile(r"(?<![\d.,])\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])")
+
+
 def _rewrite_percentages(expression: str) -> str:
     """``15% of 240`` → ``(15/100)*240``; a trailing ``%`` after a number means per cent, else modulo."""
-    import re
-
     text = re.sub(r"(\d+(?:\.\d+)?)\s*%\s*of\b", r"(\1/100)*", expression, flags=re.IGNORECASE)
     return re.sub(r"(\d+(?:\.\d+)?)\s*%(?=\s*(?:[)+\-*/,]|$))", r"(\1/100)", text)
 
@@ -240,9 +251,12 @@ def evaluate(expression: str) -> Number:
     stripped = expression.strip()
     if not stripped:
         raise ToolError(ErrorCode.EMPTY_INPUT, "expression is empty")
-    # People write '×', '÷', '^' and thousands separators; models copy them from questions.
+    # People write '×', '÷', '^', currency signs and thousands separators; models copy them from questions.
     normalised = stripped.replace("×", "*").replace("÷", "/").replace("^", "**").replace("−", "-")
-    normalised = _rewrite_percentages(normalised)
+    normalised = _CURRENCY.sub("", normalised)
+    if not _CALL.search(normalised):  # inside a call, commas separate arguments: max(1,250) is not 1250
+        normalised = _THOUSANDS.sub(lambda m: m.group(0).replace(",", ""), normalised)
+    normalised = _rewrite_percentages(normalised).strip()
     try:
         tree = ast.parse(normalised, mode="eval")
     except SyntaxError as exc:

@@ -37,6 +37,11 @@ from tools.errors import ErrorCode, ToolError
         ("1250 * 0.2 + 17.5", 267.5),
         ("2 ** 64", 18446744073709551616),
         ("  42  ", 42),
+        ("£1,249.99 * 1.2", 1499.988),
+        ("$ 20 + 5", 25),
+        ("1,000,000 / 4", 250000),
+        ("€12,345.5 - 0.5", 12345),
+        ("max(1,249)", 249),  # inside a call the comma separates arguments
     ],
 )
 def test_evaluates_arithmetic(expression: str, expected: float) -> None:
@@ -85,6 +90,8 @@ async def test_tool_returns_formatted_result() -> None:
         ("x if 1 else 2", ErrorCode.UNSUPPORTED_OPERATION, "IfExp"),
         ("lambda: 1", ErrorCode.UNSUPPORTED_OPERATION, "Lambda"),
         ("1 << 1000", ErrorCode.UNSUPPORTED_OPERATION, "LShift"),
+        ("2,5 * 2", ErrorCode.SYNTAX_ERROR, "unexpected comma"),
+        ("1,24 + 1", ErrorCode.SYNTAX_ERROR, "decimals with '.'"),
         ("", ErrorCode.EMPTY_INPUT, "empty"),
         ("   \n\t ", ErrorCode.EMPTY_INPUT, "empty"),
     ],
