@@ -274,3 +274,14 @@ async def test_searxng_unreachable() -> None:
         await provider.search(SearchRequest(query="x"))
     assert caught.value.code == ErrorCode.UPSTREAM_ERROR
     assert "connection failed" in caught.value.message
+
+
+def test_snippet_turns_markdown_into_readable_text() -> None:
+    body = (
+        "# Retention\n\n- **Starter:** 30 days\n- **Team:** 13 months\n\n"
+        "| Plan | Seats |\n|---|---|\n| Team | 25 |\n"
+    )
+    snippet = make_snippet(body, "starter retention")
+    assert snippet.startswith("Starter: 30 days; Team: 13 months")
+    assert "**" not in snippet and "|" not in snippet and "---" not in snippet
+    assert "Team, 25" in make_snippet(body, "team seats")

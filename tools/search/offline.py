@@ -16,25 +16,43 @@ from tools.search.provider import validate_request
 SNIPPET_CHARS = 320
 _STEM = Stemmer.Stemmer("english")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_EMPHASIS = re.compile(r"\*\*|__")
+_TABLE_RULE = re.compile(r"^\|?\s*:?-{3,}")
+_LIST_MARK = re.compile(r"^(?:#+|[-*+]|\d+[.)])\s+")
 
 
 def _stems(text: str) -> set[str]:
     return set(_STEM.stemWords([w.lower() for w in _WORD.findall(text)]))
 
 
+def _plain_units(body: str) -> list[str]:
+    """Markdown → short plain-text units: one per sentence, list item, heading or table row."""
+    units: list[str] = []
+    for raw in body.splitlines():
+        line = _EMPHASIS.sub("", raw).strip()
+        if not line or _TABLE_RULE.match(line):
+            continue
+        if line.startswith("|"):
+            line = ", ".join(cell.strip() for cell in line.strip("|").split("|") if cell.strip())
+        line = _LIST_MARK.sub("", line).strip()
+        units += [part.strip() for part in _SENTENCE_END.split(line) if part.strip()]
+    return units
+
+
 def make_snippet(body: str, query: str, limit: int = SNIPPET_CHARS) -> str:
-    """The run of sentences sharing most stems with the query, trimmed to ``limit`` characters."""
-    sentences = [s.strip(" #*-\t") for s in _SENTENCE_END.split(body) if s.strip(" #*-\t")]
-    if not sentences:
+    """The run of units (sentences, list items, rows) sharing most stems with the query, within ``limit``."""
+    units = _plain_units(body)
+    if not units:
         return ""
     wanted = _stems(query)
-    best = max(range(len(sentences)), key=lambda i: (len(_stems(sentences[i]) & wanted), -i))
-    snippet = sentences[best]
-    for extra in sentences[best + 1 :]:
-        if len(snippet) + 1 + len(extra) > limit:
+    best = max(range(len(units)), key=lambda i: (len(_stems(units[i]) & wanted), -i))
+    snippet = units[best]
+    for extra in units[best + 1 :]:
+        joiner = " " if snippet.endswith((".", "!", "?", ":")) else "; "
+        if len(snippet) + len(joiner) + len(extra) > limit:
             break
-        snippet = f"{snippet} {extra}"
+        snippet = f"{snippet}{joiner}{extra}"
     return snippet if len(snippet) <= limit else snippet[: limit - 1].rstrip() + "…"
 
 
