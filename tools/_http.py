@@ -49,7 +49,7 @@ class RetryPolicy:
 DEFAULT_POLICY = RetryPolicy()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if not value:
         return None
@@ -94,7 +94,7 @@ async def get_json(
             else:
                 if response.status_code in RETRY_STATUSES:
                     last_problem = f"HTTP {response.status_code} ({_reason(response)})"
-                    delay = min(policy.max_backoff_s, _retry_after(response) or delay)
+                    delay = min(policy.max_backoff_s, retry_after(response) or delay)
                 elif response.status_code >= 400:
                     raise ToolError(
                         ErrorCode.UPSTREAM_ERROR,

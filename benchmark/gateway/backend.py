@@ -1,0 +1,47 @@
+"""The one interface behind the gateway: a backend answers a validated call, filling in its record.
+
+A backend returns either a whole JSON body with a status, or a stream of SSE bytes (which it must finish
+recording by the time the stream ends). The gateway does the routing, validation, trial bookkeeping and
+sealing of records; backends only answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from benchmark.gateway.chat_request import ChatRequest
+from benchmark.gateway.records import Recorder
+from benchmark.tasks.models import Task
+
+
+@dataclass(frozen=True)
+class Call:
+    request: ChatRequest
+    trial_id: str | None
+    task: Task | None  # what the runner registered for the trial; None on the plain /v1 routes
+    record: Recorder
+
+
+@dataclass(frozen=True)
+class JsonReply:
+    status: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StreamReply:
+    chunks: AsyncIterator[bytes]  # SSE lines, ``data: [DONE]`` included
+
+
+class Backend(Protocol):
+    kind: str
+
+    async def respond(self, call: Call) -> JsonReply | StreamReply:
+        """Answer ``call``; raise GatewayError for a request this backend cannot take."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called when the gateway's server stops."""
+        ...

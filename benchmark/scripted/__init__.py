@@ -1,0 +1,37 @@
+"""The scripted model: a deterministic, offline stand-in for an LLM that follows each task's reference path.
+
+Given only what a framework sends over HTTP (a chat-completions request body) and the trial's task, it
+returns the assistant message the reference trajectory calls for. Whatever it cannot interpret gets a marker
+text starting ``[scripted-model:`` that says what it could not tell, never a guess, so the trial fails
+visibly. Nothing is remembered between calls: progress is read from the messages.
+
+Recognised patterns (details in the module named in brackets):
+
+1. Which turn [turns]: a turn's ``user`` text inside the latest user message (whitespace-normalised,
+   case-folded substring; the match ending last, then the longest), else inside any message, latest first.
+2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's or a
+   specialist's instructions inside a system/developer (else user) message; a speaker-selection prompt
+   ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a request
+   offering every tool of the turn's script (a specialist).
+3. Guardrail [guardrail, schemas]: allowed unless the turn's route is ``refused``; a ``response_format`` JSON
+   schema is filled by property names (allow-words get the verdict, stop-words its negation, reason-words a
+   reason); a tool whose parameters carry a verdict (structured output by function calling) is called with
+   it; otherwise the text ``{"allowed": ..., "reason": ...}``.
+4. Orchestrator [orchestrator]: a tool named for the target agent; a generic handoff tool (route-like
+   parameter or agents enum; titles when the tool's text lists titles); a route schema; or the agent's name
+   as text. Once the specialist's answer (or an agent tool's result) is in the turn's messages, it relays it.
+   Delegation arguments carry the request with the turn's ``requires_context`` appended.
+5. Specialist [specialist, template]: the script's tool calls in order (progress counted from the assistant
+   tool calls since the turn's user message; ids ``call_<n>``; namespaced tool names resolved), then the
+   answer template filled from the tool messages answering those calls, in any of the forms frameworks send
+   (JSON text, content parts, MCP ``CallToolResult`` JSON, prose with embedded JSON). Missing values stay as
+   ``{?name.path}``. ``tool_choice`` is obeyed: ``none`` never calls, a named function must be the next
+   step, ``required`` with nothing left to call is a marker.
+6. Memory [situation]: a turn's ``requires_context`` strings must occur in the orchestrator's or specialist's
+   messages (the guardrail is not asked: guardrails commonly see only the latest input).
+"""
+
+from benchmark.scripted.model import reply
+from benchmark.scripted.replies import MARKER_PREFIX, ScriptedReply, ScriptedToolCall, marker
+
+__all__ = ["MARKER_PREFIX", "ScriptedReply", "ScriptedToolCall", "marker", "reply"]

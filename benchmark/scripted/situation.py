@@ -1,0 +1,71 @@
+"""One request as the scripted model sees it: the task, the turn it is about, who asks, and what came since."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.scripted.messages import Message, RequestView, normalise
+from benchmark.scripted.replies import ScriptedReply, ScriptedToolCall, marker
+from benchmark.scripted.turns import TurnMatch
+from benchmark.spec import SystemSpec
+from benchmark.tasks.models import Task, Turn
+
+
+@dataclass(frozen=True)
+class Situation:
+    task: Task
+    spec: SystemSpec
+    view: RequestView
+    match: TurnMatch
+    role: str
+
+    @property
+    def turn(self) -> Turn:
+        return self.match.turn
+
+    @property
+    def window(self) -> tuple[Message, ...]:
+        """The messages after the one carrying the turn's user text: this turn's work so far."""
+        return tuple(m for m in self.view.messages if m.index > self.match.message_index)
+
+    @property
+    def context_needed(self) -> list[str]:
+        return list(self.turn.script.requires_context) if self.turn.script else []
+
+    def missing_context(self) -> list[str]:
+        """The turn's ``requires_context`` strings that no message (text or tool-call arguments) contains."""
+        seen = normalise(
+            "\n".join([m.text for m in self.view.messages] + [c.arguments for m in self.view.messages for c in m.calls])
+        )
+        return [text for text in self.context_needed if normalise(text) not in seen]
+
+    def request_text(self) -> str:
+        """The user's request as a delegating agent would pass it on, carrying the context it relies on."""
+        needed = self.context_needed
+        return f"{self.turn.user} (context: {'; '.join(needed)})" if needed else self.turn.user
+
+    def next_call_id(self) -> str:
+        taken = {call.id for call in self.view.all_calls()}
+        number = len(self.view.all_calls()) + 1
+        while f"call_{number}" in taken:
+            number += 1
+        return f"call_{number}"
+
+    def call(self, name: str, arguments: dict[str, Any]) -> ScriptedReply:
+        tool_call = ScriptedToolCall(self.next_call_id(), name, json.dumps(arguments, ensure_ascii=False))
+        return ScriptedReply(tool_calls=(tool_call,), role=self.role, turn=self.match.index)
+
+    def say(self, text: str) -> ScriptedReply:
+        return ScriptedReply(content=text, role=self.role, turn=self.match.index)
+
+    def fail(self, problem: str) -> ScriptedReply:
+        return marker(problem, role=self.role, turn=self.match.index)
+
+    def context_marker(self) -> ScriptedReply | None:
+        missing = self.missing_context()
+        if not missing:
+            return None
+        listed = ", ".join(repr(text) for text in missing)
+        return self.fail(f"missing conversation context: {listed} (turn {self.match.index + 1} relies on it)")
