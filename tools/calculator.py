@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from tools._text import checked_text
 from tools.errors import ErrorCode, ToolError
 
 MAX_EXPRESSION_CHARS = 1000
@@ -240,17 +241,7 @@ def _format(value: Number) -> str:
 
 def evaluate(expression: str) -> Number:
     """Evaluate ``expression`` within the bounds above; raises :class:`ToolError` on any problem."""
-    if not isinstance(expression, str):
-        raise ToolError(ErrorCode.INVALID_ARGUMENT, f"expression must be text, got {type(expression).__name__}")
-    if len(expression) > MAX_EXPRESSION_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"expression is {len(expression)} characters; the limit is {MAX_EXPRESSION_CHARS}",
-            limit=MAX_EXPRESSION_CHARS,
-        )
-    stripped = expression.strip()
-    if not stripped:
-        raise ToolError(ErrorCode.EMPTY_INPUT, "expression is empty")
+    stripped = checked_text(expression, "expression", MAX_EXPRESSION_CHARS)
     # People write '×', '÷', '^', currency signs and thousands separators; models copy them from questions.
     normalised = stripped.replace("×", "*").replace("÷", "/").replace("^", "**").replace("−", "-")
     normalised = _CURRENCY.sub("", normalised)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from tools import _paths
+from tools._text import checked_text
 from tools.embeddings import dense_available, get_embedder
 from tools.errors import ErrorCode, ToolError
 from tools.lexical import LexicalIndex
@@ -74,20 +74,7 @@ class _State:
 
 
 def _clean_query(query: object) -> str:
-    if not isinstance(query, str):
-        raise ToolError(ErrorCode.INVALID_ARGUMENT, f"query must be text, got {type(query).__name__}")
-    if len(query) > MAX_QUERY_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"query is {len(query)} characters; the limit is {MAX_QUERY_CHARS}",
-            limit=MAX_QUERY_CHARS,
-        )
-    # Control characters carry no meaning for retrieval; whitespace runs are collapsed.
-    cleaned = "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in query)
-    cleaned = " ".join(cleaned.split())
-    if not cleaned:
-        raise ToolError(ErrorCode.EMPTY_INPUT, "query is empty")
-    return cleaned
+    return checked_text(query, "query", MAX_QUERY_CHARS, collapse=True)
 
 
 def _check_k(k: object) -> int:

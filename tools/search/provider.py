@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import unicodedata
 from typing import Protocol
 
+from tools._text import checked_text
 from tools.errors import ErrorCode, ToolError
 from tools.search.models import SearchRequest, SearchResult
 
@@ -22,17 +22,7 @@ class SearchProvider(Protocol):
 
 def validate_request(request: SearchRequest) -> str:
     """Return the cleaned query, or raise a specific error for empty, huge or malformed requests."""
-    if len(request.query) > MAX_QUERY_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"query is {len(request.query)} characters; the limit is {MAX_QUERY_CHARS}",
-            limit=MAX_QUERY_CHARS,
-        )
-    # Control characters carry no meaning for search and break some upstream APIs.
-    query = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in request.query)
-    query = " ".join(query.split())
-    if not query:
-        raise ToolError(ErrorCode.EMPTY_INPUT, "query is empty")
+    query = checked_text(request.query, "query", MAX_QUERY_CHARS, collapse=True)
     if not 1 <= request.k <= MAX_K:
         raise ToolError(ErrorCode.INVALID_ARGUMENT, f"k must be between 1 and {MAX_K}, got {request.k}")
     return query

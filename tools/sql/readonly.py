@@ -25,6 +25,7 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 
+from tools._text import checked_text
 from tools.errors import ErrorCode, ToolError
 
 MAX_SQL_CHARS = 20_000
@@ -148,20 +149,8 @@ def describe_denial(action: int, arg1: str | None, arg2: str | None) -> str:
 
 def check_sql_text(sql: object) -> str:
     """Shared input checks for SQL text: a non-empty string of at most :data:`MAX_SQL_CHARS` characters."""
-    if not isinstance(sql, str):
-        raise ToolError(
-            ErrorCode.INVALID_ARGUMENT, f"sql must be a string, got {type(sql).__name__}", got=type(sql).__name__
-        )
-    if not sql.strip():
-        raise ToolError(ErrorCode.EMPTY_INPUT, "sql is empty: pass one SQLite SELECT statement")
-    if len(sql) > MAX_SQL_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"sql is {len(sql):,} characters; the limit is {MAX_SQL_CHARS:,}",
-            length=len(sql),
-            limit=MAX_SQL_CHARS,
-        )
-    return sql
+    checked_text(sql, "sql", MAX_SQL_CHARS, empty_hint="pass one SQLite SELECT statement")
+    return str(sql)  # the original text, unstripped: error positions refer to it
 
 
 # Node types that change data, schema, settings or connection state; none may appear anywhere in a query.

@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from tools._text import checked_text
 from tools.embeddings import dense_available, get_embedder
 from tools.errors import ErrorCode, ToolError
 from tools.lexical import LexicalIndex
@@ -71,15 +72,7 @@ def name_words(name: str) -> str:
 
 
 def check_question(question: str) -> str:
-    if not question.strip():
-        raise ToolError(ErrorCode.EMPTY_INPUT, "question is empty: ask about the data in plain words")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}",
-            length=len(question),
-            limit=MAX_QUESTION_CHARS,
-        )
+    checked_text(question, "question", MAX_QUESTION_CHARS, empty_hint="ask about the data in plain words")
     return question
 
 

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from tools._text import checked_text
 from tools.errors import ErrorCode, ToolError
 from tools.weather.models import WeatherRequest
 
@@ -92,17 +93,7 @@ def check_point(latitude: float, longitude: float) -> PointQuery:
 
 def parse_location_text(text: str) -> Query:
     """Split 'Portland, Oregon, US' into name and qualifiers after checking size and characters."""
-    if not isinstance(text, str):
-        raise ToolError(ErrorCode.INVALID_ARGUMENT, f"location must be text, got {type(text).__name__}")
-    if len(text) > MAX_LOCATION_CHARS:
-        raise ToolError(
-            ErrorCode.INPUT_TOO_LARGE,
-            f"location is {len(text)} characters; the limit is {MAX_LOCATION_CHARS}",
-            limit=MAX_LOCATION_CHARS,
-        )
-    stripped = text.strip()
-    if not stripped:
-        raise ToolError(ErrorCode.EMPTY_INPUT, "location is empty: give a city name such as 'Paris, FR'")
+    stripped = checked_text(text, "location", MAX_LOCATION_CHARS, empty_hint="give a city name such as 'Paris, FR'")
     for position, ch in enumerate(stripped, start=1):
         if unicodedata.category(ch) in ("Cc", "Cs"):
             raise ToolError(
