@@ -38,3 +38,9 @@ test: lint typecheck unit
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+.PHONY: run
+# The main job: every framework build on the core suite with the offline scripted model; prints the report path.
+# Extra options: make run RUN_ARGS="--repeats 3 --concurrency 2"
+run: data
+	$(VENV)/bin/afbench run --frameworks all --suite core --model scripted $(RUN_ARGS)

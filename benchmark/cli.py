@@ -1,0 +1,176 @@
+"""``afbench``: run the benchmark (``run``), rebuild a run's reports (``report``), compare two runs
+(``compare``); every other command (``serve``, ``keys``, ``usage``, ``loadtest``) is the MCP server's CLI,
+passed through unchanged."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from benchmark.records import RecordError
+
+BENCH_COMMANDS = ("run", "report", "compare")
+SERVER_COMMANDS = {
+    "serve": "run the MCP server",
+    "keys": "manage API keys",
+    "usage": "tool calls per key and tool, or one trial's calls in order",
+    "loadtest": "calls/s and latency of the MCP server against a bare SDK server",
+}
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="afbench",
+        description="The afbench benchmark (run, report, compare) and MCP server (serve, keys, usage, loadtest).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run frameworks on a task suite and write the reports")
+    run.add_argument("--frameworks", default="vanilla", help="comma-separated builds, or 'all' (default: vanilla)")
+    run.add_argument("--suite", default="smoke", help="smoke, core, or a path to a suite YAML (default: smoke)")
+    run.add_argument("--model", default=None, help="model profile from benchmark/models.yaml (default: scripted)")
+    run.add_argument("--model-base-url", help="any OpenAI-compatible endpoint (with --model-name)")
+    run.add_argument("--model-name", help="the model to ask for (overrides the profile's)")
+    run.add_argument("--model-api-key-env", help="environment variable holding the endpoint's key")
+    run.add_argument("--repeats", type=_positive, default=1, help="runs of every task per framework (pass^k)")
+    run.add_argument("--concurrency", type=_positive, default=None, help="trials at once (default 1)")
+    run.add_argument("--timeout", type=_seconds, default=None, help="seconds per trial (default 300)")
+    run.add_argument("--out", type=Path, help="run directory (default: results/<UTC timestamp>)")
+    run.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run in DIR")
+    run.add_argument("--agents-dir", type=Path, help="plugin folder of builds (default: the repository's agents/)")
+    run.add_argument("--no-progress", action="store_true", help="no progress display")
+
+    report = sub.add_parser("report", help="rebuild summary.json, report.md and report.html from results.jsonl")
+    report.add_argument("run_dir", type=Path)
+
+    compare = sub.add_parser("compare", help="per-task differences between two runs")
+    compare.add_argument("run_a", type=Path)
+    compare.add_argument("run_b", type=Path)
+    compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    for name, text in SERVER_COMMANDS.items():
+        sub.add_parser(name, help=text + f" (see afbench {name} --help)", add_help=False)
+    return parser
+
+
+def _print_outcome(run_dir: Path) -> None:
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    for name, stats in summary["frameworks"].items():
+        rate = "–" if stats["success_rate"] is None else f"{stats['success_rate'] * 100:.1f}%"
+        infra = f", {stats['infra_errors']} infrastructure errors" if stats["infra_errors"] else ""
+        print(f"{name}: {stats['passed']}/{stats['trials']} passed ({rate}){infra}")
+    print(f"report: {run_dir / 'report.html'}")
+    print(f"        {run_dir / 'report.md'}")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from benchmark.profiles import ProfileError, resolve_profile
+    from benchmark.runner.run import RunError, RunRequest, resume_benchmark, run_benchmark
+    from benchmark.tasks import SuiteError
+
+    try:
+        if args.resume is not None:
+            outcome = asyncio.run(
+                resume_benchmark(
+                    args.resume, progress=not args.no_progress, concurrency=args.concurrency, timeout_s=args.timeout
+                )
+            )
+        else:
+            from benchmark.runner.run import DEFAULT_TIMEOUT_S, resolve_frameworks
+
+            profile = resolve_profile(
+                args.model,
+                base_url=args.model_base_url,
+                model_name=args.model_name,
+                api_key_env=args.model_api_key_env,
+            )
+            request = RunRequest(
+                frameworks=resolve_frameworks(args.frameworks, args.agents_dir),
+                suite=args.suite,
+                profile=profile,
+                repeats=args.repeats,
+                concurrency=args.concurrency or 1,
+                timeout_s=args.timeout or DEFAULT_TIMEOUT_S,
+                out_dir=args.out,
+                agents_dir=args.agents_dir,
+            )
+            outcome = asyncio.run(run_benchmark(request, progress=not args.no_progress))
+    except (RunError, ProfileError, SuiteError, RecordError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        where = args.resume or args.out
+        hint = f" --resume {where}" if where else " --resume results/<run>"
+        print(f"\ninterrupted; finished trials are kept. Continue with: afbench run{hint}", file=sys.stderr)
+        return 130
+    _print_outcome(outcome.run_dir)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from benchmark.report import write_reports
+
+    try:
+        paths = write_reports(args.run_dir)
+    except RecordError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(paths.summary)
+    print(paths.markdown)
+    print(paths.html)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from benchmark.report import compare_runs, render_comparison
+    from benchmark.report.compare import comparison_json
+
+    try:
+        comparison = compare_runs(args.run_a, args.run_b)
+    except RecordError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(comparison_json(comparison), indent=2))
+    else:
+        print(render_comparison(comparison), end="")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0] in SERVER_COMMANDS:
+        from mcp_server.cli import main as server_main
+
+        return server_main(arguments)
+    args = build_parser().parse_args(arguments)
+    handlers = {"run": _run, "report": _report, "compare": _compare}
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

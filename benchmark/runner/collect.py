@@ -1,0 +1,111 @@
+"""Turning what a trial produced (the worker's report, the gateway's records, the server's usage rows) into
+its scored line of ``results.jsonl``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from benchmark.gateway import CallRecord
+from benchmark.profiles import ModelProfile
+from benchmark.records import ModelCall, ToolCall, TrialRecord, TurnOutcome, WorkerInfo
+from benchmark.runner.model_gateway import infra_message, model_calls
+from benchmark.runner.plan import PlannedTrial
+from benchmark.runner.protocol import TrialReport
+from benchmark.scoring.aggregate import combine_sources
+from benchmark.scoring.trial import score_trial
+
+
+def tool_calls(rows: Sequence[dict[str, Any]], turns: Sequence[TurnOutcome]) -> list[ToolCall]:
+    """The server's rows, each assigned to its turn by the per-turn counts the worker noted."""
+    calls = []
+    for position, row in enumerate(rows):
+        turn = next((t.index for t in turns if position < t.usage_upto), turns[-1].index if turns else 0)
+        calls.append(
+            ToolCall(
+                turn=turn,
+                tool=str(row["tool"]),
+                arguments=row.get("arguments"),
+                outcome=str(row.get("outcome", "")),
+                error_code=row.get("error_code"),
+                latency_ms=row.get("latency_ms"),
+            )
+        )
+    return calls
+
+
+def busy_seconds(calls: Sequence[ModelCall]) -> float:
+    """Time with at least one model call in flight (overlapping calls count once)."""
+    spans = sorted((c.started_at, c.started_at + c.latency_s) for c in calls)
+    total, current_start, current_end = 0.0, None, None
+    for start, end in spans:
+        if current_end is None or start > current_end:
+            if current_start is not None and current_end is not None:
+                total += current_end - current_start
+            current_start, current_end = start, end
+        else:
+            current_end = max(current_end, end)
+    if current_start is not None and current_end is not None:
+        total += current_end - current_start
+    return total
+
+
+def trial_record(
+    planned: PlannedTrial,
+    *,
+    started_at: float,
+    report: TrialReport | None,
+    calls: Sequence[CallRecord],
+    usage_rows: Sequence[dict[str, Any]],
+    profile: ModelProfile,
+    worker: WorkerInfo | None,
+    infra_error: str | None = None,
+) -> TrialRecord:
+    """The scored record; ``report`` is None when the worker crashed or timed out (``infra_error`` says so)."""
+    turns = report.turns if report is not None else []
+    model = model_calls(calls, [t.started_at for t in turns])
+    tools = tool_calls(usage_rows, turns)
+    infra_error = infra_error or infra_message(calls)
+    tokens_in = sum(c.input_tokens for c in model)
+    tokens_out = sum(c.output_tokens for c in model)
+    model_time = busy_seconds(model)
+    tool_time = sum((c.latency_ms or 0.0) for c in tools) / 1000
+    wall = report.wall_s if report is not None else time.time() - started_at
+    build_error = None
+    if report is not None:
+        errors = [report.start_error and f"start: {report.start_error}"]
+        errors += [f"turn {t.index + 1}: {t.error}" for t in turns if t.error]
+        errors += [report.close_error and f"close: {report.close_error}"]
+        build_error = "; ".join(e for e in errors if e) or None
+    score = None
+    if report is not None:
+        score = score_trial(planned.task, turns, tools, report.start_error)
+    return TrialRecord(
+        trial_id=planned.trial_id,
+        framework=planned.framework,
+        task_id=planned.task.id,
+        category=planned.task.category,
+        repeat=planned.repeat,
+        status="infra_error" if infra_error else "completed",
+        infra_error=infra_error,
+        build_error=build_error,
+        started_at=started_at,
+        wall_s=round(wall, 6),
+        turns=list(turns),
+        model_calls=model,
+        tool_calls=tools,
+        score=score,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        tokens_source=combine_sources(c.tokens_source for c in model),
+        model_time_s=round(model_time, 6),
+        tool_time_s=round(tool_time, 6),
+        overhead_s=round(wall - model_time - tool_time, 6),
+        cost_usd=profile.cost(tokens_in, tokens_out),
+        worker=worker if worker is None else worker.model_copy(update={"peak_rss_mb": _peak(worker, report)}),
+    )
+
+
+def _peak(worker: WorkerInfo, report: TrialReport | None) -> float:
+    return max(worker.peak_rss_mb, report.peak_rss_mb if report is not None else 0.0)

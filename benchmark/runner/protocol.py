@@ -1,0 +1,42 @@
+"""What the runner and a worker say to each other: one JSON object per line on the worker's stdin/stdout.
+
+Runner → worker: ``{"cmd": "trial", ...TrialRequest}`` or ``{"cmd": "exit"}``.
+Worker → runner: ``{"event": "ready", ...Ready}`` once the build is loaded (or ``{"event": "load_error",
+"message"}``), then ``{"event": "trial", ...TrialReport}`` per trial.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from benchmark.records import TurnOutcome
+
+
+class Endpoint(BaseModel):
+    base_url: str = ""
+    url: str = ""
+    model: str = ""
+    api_key: str
+    trial_id: str = ""
+
+
+class TrialRequest(BaseModel):
+    trial_id: str
+    messages: list[str]
+    model: Endpoint
+    mcp: Endpoint
+
+
+class Ready(BaseModel):
+    pid: int
+    import_s: float
+    rss_mb: float
+
+
+class TrialReport(BaseModel):
+    trial_id: str
+    turns: list[TurnOutcome]
+    start_error: str | None = None  # open() raised: no turn ran
+    close_error: str | None = None  # aclose() raised after the turns
+    wall_s: float
+    peak_rss_mb: float

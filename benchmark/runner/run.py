@@ -1,0 +1,295 @@
+"""Running a benchmark: plan the trials, start the MCP server and the gateway, run every trial in worker
+lanes, append each result as it finishes, and write the reports.
+
+A run lives in one directory: ``run.json`` (what was asked), ``suite.yaml`` (the suite as run),
+``results.jsonl``, ``sessions.sqlite`` (the server's log), ``logs/`` and the reports. ``resume_benchmark``
+picks a directory up again and runs only the trials without a complete result line (infrastructure
+failures are tried again).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections import Counter, deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from benchmark import plugins
+from benchmark.profiles import ModelProfile
+from benchmark.records import (
+    RESULTS_FILE,
+    RunInfo,
+    TrialRecord,
+    WorkerInfo,
+    append_trial,
+    prune_for_resume,
+    read_run_info,
+    read_trials,
+    write_run_info,
+)
+from benchmark.report import ReportPaths, write_reports
+from benchmark.runner.collect import trial_record
+from benchmark.runner.environment import build_loc, machine, versions
+from benchmark.runner.mcp_process import McpServer, McpServerError
+from benchmark.runner.model_gateway import ModelGateway
+from benchmark.runner.plan import PlannedTrial, plan_trials
+from benchmark.runner.progress import RunProgress
+from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
+from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
+from benchmark.tasks import load_suite, suite_path
+
+SUITE_COPY = "suite.yaml"
+DEFAULT_TIMEOUT_S = 300.0
+
+
+class RunError(RuntimeError):
+    """A run that cannot start or go on; the message says why and what to do."""
+
+
+@dataclass
+class RunRequest:
+    frameworks: list[str]
+    suite: str | Path
+    profile: ModelProfile
+    repeats: int = 1
+    concurrency: int = 1
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    out_dir: Path | None = None
+    agents_dir: Path | None = None
+
+
+@dataclass
+class RunOutcome:
+    run_dir: Path
+    reports: ReportPaths
+    trials: list[TrialRecord] = field(default_factory=list)
+
+
+def utc_stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def default_out_dir() -> Path:
+    return Path("results") / utc_stamp()
+
+
+def frameworks_in(agents_dir: Path | None) -> list[str]:
+    folder = agents_dir or plugins.AGENTS_DIR
+    return [name for name in plugins.FRAMEWORKS if (folder / f"{name}.py").is_file()]
+
+
+def resolve_frameworks(choice: str, agents_dir: Path | None = None) -> list[str]:
+    """``all`` or a comma-separated list, checked against the builds present."""
+    present = frameworks_in(agents_dir)
+    if choice.strip() == "all":
+        if not present:
+            raise RunError(f"no framework builds found in {agents_dir or plugins.AGENTS_DIR}")
+        return present
+    names = [n.strip() for n in choice.split(",") if n.strip()]
+    if not names:
+        raise RunError("--frameworks needs at least one name, or 'all'")
+    for name in names:
+        if name not in plugins.FRAMEWORKS:
+            raise RunError(f"unknown framework '{name}'; known: {', '.join(plugins.FRAMEWORKS)}")
+        if name not in present:
+            raise RunError(
+                f"no build for '{name}' in {agents_dir or plugins.AGENTS_DIR}; present: {', '.join(present)}"
+            )
+    return list(dict.fromkeys(names))
+
+
+async def run_benchmark(request: RunRequest, *, progress: bool = True) -> RunOutcome:
+    """A new run in ``request.out_dir`` (default ``results/<UTC timestamp>``)."""
+    if request.repeats < 1 or request.concurrency < 1 or request.timeout_s <= 0:
+        raise RunError("--repeats and --concurrency must be at least 1 and --timeout positive")
+    suite_file = suite_path(request.suite)
+    suite = load_suite(suite_file)
+    request.profile.api_key()  # a hosted profile without its key fails here, before anything starts
+    run_dir = request.out_dir or default_out_dir()
+    if (run_dir / RESULTS_FILE).exists():
+        raise RunError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(suite_file, run_dir / SUITE_COPY)
+    folder = request.agents_dir or plugins.AGENTS_DIR
+    info = RunInfo(
+        run_id=run_dir.name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        suite=suite.name,
+        suite_file=SUITE_COPY,
+        frameworks=request.frameworks,
+        agents_dir=str(request.agents_dir.resolve()) if request.agents_dir else None,
+        model=request.profile.info(),
+        repeats=request.repeats,
+        concurrency=request.concurrency,
+        timeout_s=request.timeout_s,
+        versions=versions(request.frameworks),
+        machine=machine(),
+        loc=build_loc({name: folder / f"{name}.py" for name in request.frameworks}),
+    )
+    write_run_info(run_dir, info)
+    return await _execute(run_dir, info, progress)
+
+
+async def resume_benchmark(
+    run_dir: Path, *, progress: bool = True, concurrency: int | None = None, timeout_s: float | None = None
+) -> RunOutcome:
+    """Go on with an interrupted run: only trials without a complete result line are run."""
+    info = read_run_info(run_dir)
+    changes: dict[str, object] = {}
+    if concurrency is not None:
+        changes["concurrency"] = concurrency
+    if timeout_s is not None:
+        changes["timeout_s"] = timeout_s
+    if changes:
+        info = info.model_copy(update=changes)
+        write_run_info(run_dir, info)
+    return await _execute(run_dir, info, progress)
+
+
+async def _execute(run_dir: Path, info: RunInfo, progress: bool) -> RunOutcome:
+    suite = load_suite(run_dir / info.suite_file)
+    profile = ModelProfile.from_info(info.model)
+    plan = plan_trials(suite, info.frameworks, info.repeats)
+    results = run_dir / RESULTS_FILE
+    done = prune_for_resume(results)
+    finished = {record.trial_id for record in done}
+    pending = [trial for trial in plan if trial.trial_id not in finished]
+    if pending:
+        totals = Counter(trial.framework for trial in plan)
+        with RunProgress({name: totals[name] for name in info.frameworks}, done, enabled=progress) as bar:
+            await _Session(run_dir, info, profile, bar).run(pending)
+    return RunOutcome(run_dir, write_reports(run_dir), read_trials(results))
+
+
+class _Session:
+    """One invocation's services (server, key, gateway) and its worker lanes."""
+
+    def __init__(self, run_dir: Path, info: RunInfo, profile: ModelProfile, bar: RunProgress) -> None:
+        self.run_dir = run_dir
+        self.info = info
+        self.profile = profile
+        self.bar = bar
+        self.results = run_dir / RESULTS_FILE
+        self.logs = run_dir / "logs"
+        self.agents_dir = Path(info.agents_dir) if info.agents_dir else None
+        self.server = McpServer(run_dir / "sessions.sqlite", self.logs / "mcp_server.log")
+        # One key per invocation: a resumed trial must not see the usage rows of its interrupted attempt.
+        self.key_name = f"afbench-run-{utc_stamp()}-{os.getpid()}"
+        self.api_key = ""
+        self.gateway = ModelGateway(profile)
+        self.load_errors: dict[str, str] = {}
+
+    async def run(self, pending: Sequence[PlannedTrial]) -> None:
+        try:
+            await self.server.start()
+        except McpServerError as exc:
+            raise RunError(f"{exc}\n(log: {self.server.log_path})") from None
+        try:
+            self.api_key = await self.server.create_key(self.key_name)
+            with self.gateway:
+                queue = deque(pending)
+                lanes = min(self.info.concurrency, len(queue))
+                await asyncio.gather(*(self._lane(queue) for _ in range(lanes)))
+        finally:
+            await self.server.stop()
+
+    async def _lane(self, queue: deque[PlannedTrial]) -> None:
+        worker: WorkerProcess | None = None
+        try:
+            while queue:
+                planned = queue.popleft()
+                if worker is not None and (worker.framework != planned.framework or not worker.alive):
+                    await worker.close()
+                    worker = None
+                record: TrialRecord | None = None
+                if planned.framework in self.load_errors:
+                    record = self._infra(planned, self.load_errors[planned.framework])
+                elif worker is None:
+                    try:
+                        worker = await WorkerProcess.spawn(
+                            planned.framework,
+                            db=self.server.db,
+                            key_name=self.key_name,
+                            log_path=self.logs / f"{planned.framework}.log",
+                            agents_dir=self.agents_dir,
+                        )
+                    except BuildLoadError as exc:
+                        self.load_errors[planned.framework] = (
+                            f"the {planned.framework} build could not be loaded: {exc}"
+                        )
+                        record = self._infra(planned, self.load_errors[planned.framework])
+                    except WorkerError as exc:
+                        record = self._infra(planned, f"the worker did not start: {exc}")
+                if record is None:
+                    assert worker is not None
+                    record = await self._trial(planned, worker)
+                    if not worker.alive:
+                        worker = None
+                if not self.server.alive:
+                    record = record.model_copy(
+                        update={"status": "infra_error", "infra_error": "the MCP server stopped during the trial"}
+                    )
+                append_trial(self.results, record)
+                self.bar.trial_done(record)
+                if not self.server.alive:
+                    raise RunError(f"the MCP server stopped; see {self.server.log_path}")
+        except BaseException:
+            if worker is not None:  # interrupted mid-trial: that trial is not recorded, so stop at once
+                await worker.kill()
+            raise
+        if worker is not None:
+            await worker.close()
+
+    def _infra(self, planned: PlannedTrial, message: str) -> TrialRecord:
+        return trial_record(
+            planned,
+            started_at=time.time(),
+            report=None,
+            calls=[],
+            usage_rows=[],
+            profile=self.profile,
+            worker=None,
+            infra_error=message,
+        )
+
+    async def _trial(self, planned: PlannedTrial, worker: WorkerProcess) -> TrialRecord:
+        trial_id = planned.trial_id
+        self.gateway.register(trial_id, planned.task)
+        model = self.gateway.endpoint(trial_id)
+        mcp = self.server.endpoint(trial_id, self.api_key)
+        request = TrialRequest(
+            trial_id=trial_id,
+            messages=[turn.user for turn in planned.task.turns],
+            model=Endpoint(base_url=model.base_url, model=model.model, api_key=model.api_key),
+            mcp=Endpoint(url=mcp.url, api_key=mcp.api_key, trial_id=mcp.trial_id),
+        )
+        started_at = time.time()
+        report: TrialReport | None = None
+        infra_error = None
+        try:
+            report = await worker.run(request, self.info.timeout_s)
+        except WorkerTimeout:
+            infra_error = f"timeout: no result within {self.info.timeout_s:g} s (worker killed)"
+        except WorkerCrashed as exc:
+            infra_error = f"the worker crashed: {exc}"
+        try:
+            calls = await self.gateway.collect(trial_id)
+            rows = await self.server.usage(self.key_name, trial_id)
+        finally:
+            self.gateway.forget(trial_id)
+        ready = worker.ready
+        return trial_record(
+            planned,
+            started_at=started_at,
+            report=report,
+            calls=calls,
+            usage_rows=rows,
+            profile=self.profile,
+            worker=WorkerInfo(pid=ready.pid, import_s=ready.import_s, peak_rss_mb=ready.rss_mb),
+            infra_error=infra_error,
+        )

@@ -1,0 +1,211 @@
+"""``python -m benchmark.runner.worker --framework NAME``: one framework's build in its own process.
+
+The worker first loads the build module and times that cold import (nothing of the framework is loaded
+before), then runs the trials the runner sends, one at a time: open a conversation, send each turn, close.
+After each turn it notes how many tool calls the MCP server has logged for the trial, so the runner can
+split the log by turn. A crash or a hang takes down only this process. The build's own prints go to stderr
+(the worker's log); stdout carries the protocol alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from benchmark import plugins
+from benchmark.contract import AgentBuild
+
+if TYPE_CHECKING:  # imported for real only after the build's cold import has been timed
+    from benchmark.runner.protocol import TrialReport, TrialRequest
+    from mcp_server.store import KeyStore
+
+PARENT_POLL_S = 1.0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far (ru_maxrss: KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024, 1)
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message`` of the innermost real error (task groups wrap what went wrong)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = f"{type(exc).__name__}: {exc}".strip()
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _claim_stdout() -> IO[str]:
+    """A private handle on the protocol pipe; fd 1 then points at stderr so prints cannot corrupt it."""
+    protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+    os.dup2(2, 1)
+    return protocol
+
+
+def _watch_parent() -> None:
+    """Exit when the runner is gone, even in the middle of a hung trial."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_S)
+            if os.getppid() != parent:
+                os._exit(70)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def _send(protocol: IO[str], message: dict[str, Any]) -> None:
+    protocol.write(json.dumps(message, ensure_ascii=False) + "\n")
+    protocol.flush()
+
+
+def load_build(framework: str, agents_dir: Path | None) -> AgentBuild:
+    """The build, from ``agents/`` or (tests, experiments) another plugin folder of the same layout."""
+    if agents_dir is not None:
+        plugins.AGENTS_DIR = agents_dir  # this process serves one build; the loader reads the folder at call time
+    return plugins.load_build(framework)
+
+
+class Worker:
+    def __init__(self, build: AgentBuild, db: Path, key_name: str, protocol: IO[str]) -> None:
+        from benchmark.spec import default_spec
+
+        self.build = build
+        self.spec = default_spec()
+        self.db = db
+        self.key_name = key_name
+        self.protocol = protocol
+        self._store: KeyStore | None = None
+
+    async def _logged_calls(self, trial_id: str) -> int:
+        """How many tool calls the server has logged for the trial (this run's key) so far."""
+        if self._store is None:
+            from mcp_server.store import KeyStore
+
+            self._store = await KeyStore.open(self.db)
+        return len(await self._store.usage(key_name=self.key_name, trial_id=trial_id))
+
+    async def serve(self) -> int:
+        from benchmark.runner.protocol import TrialRequest
+
+        try:
+            while True:
+                line = await asyncio.to_thread(sys.stdin.readline)
+                if not line:
+                    return 0  # the runner closed the pipe
+                message = json.loads(line)
+                if message.get("cmd") == "exit":
+                    return 0
+                request = TrialRequest.model_validate(message)
+                report = await self.run_trial(request)
+                _send(self.protocol, {"event": "trial", **report.model_dump(mode="json")})
+        finally:
+            if self._store is not None:
+                await self._store.close()
+
+    async def run_trial(self, request: TrialRequest) -> TrialReport:
+        """Open a conversation, send each turn (stopping at the first that raises), close it."""
+        from benchmark.contract import McpEndpoint, ModelEndpoint
+        from benchmark.records import TurnOutcome
+        from benchmark.runner.protocol import TrialReport
+
+        model = ModelEndpoint(base_url=request.model.base_url, model=request.model.model, api_key=request.model.api_key)
+        mcp = McpEndpoint(url=request.mcp.url, api_key=request.mcp.api_key, trial_id=request.mcp.trial_id)
+        turns: list[TurnOutcome] = []
+        start_error = close_error = None
+        started = time.perf_counter()
+        conversation = None
+        try:
+            conversation = await self.build.open(self.spec, model, mcp)
+        except (Exception, asyncio.CancelledError) as exc:
+            _uncancel()
+            traceback.print_exc()
+            start_error = describe(exc)
+        if conversation is not None:
+            for index, message in enumerate(request.messages):
+                turn_started, clock = time.time(), time.perf_counter()
+                text, agent, error = "", "", None
+                try:
+                    result = await conversation.send(message)
+                    text, agent = str(getattr(result, "text", "")), str(getattr(result, "agent", ""))
+                    if not hasattr(result, "agent"):
+                        error = f"TypeError: send() returned {type(result).__name__}, not a TurnResult"
+                except (Exception, asyncio.CancelledError) as exc:
+                    _uncancel()
+                    traceback.print_exc()
+                    error = describe(exc)
+                turns.append(
+                    TurnOutcome(
+                        index=index,
+                        user=message,
+                        text=text,
+                        agent=agent,
+                        started_at=turn_started,
+                        ended_at=time.time(),
+                        wall_s=round(time.perf_counter() - clock, 6),
+                        usage_upto=await self._logged_calls(request.trial_id),
+                        error=error,
+                    )
+                )
+                if error is not None:
+                    break  # later turns build on this one's memory
+            try:
+                await conversation.aclose()
+            except (Exception, asyncio.CancelledError) as exc:
+                _uncancel()
+                traceback.print_exc()
+                close_error = describe(exc)
+        return TrialReport(
+            trial_id=request.trial_id,
+            turns=turns,
+            start_error=start_error,
+            close_error=close_error,
+            wall_s=round(time.perf_counter() - started, 6),
+            peak_rss_mb=peak_rss_mb(),
+        )
+
+
+def _uncancel() -> None:
+    """A build's leaked cancel scope must not cancel the worker's next await."""
+    task = asyncio.current_task()
+    if task is not None:
+        while task.cancelling():
+            task.uncancel()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.runner.worker", description=__doc__)
+    parser.add_argument("--framework", required=True)
+    parser.add_argument("--agents-dir", type=Path)
+    parser.add_argument("--db", type=Path, required=True, help="the MCP server's sessions database")
+    parser.add_argument("--key-name", required=True, help="the run's API key name in that database")
+    args = parser.parse_args(argv)
+    protocol = _claim_stdout()
+    _watch_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the runner's to handle
+    clock = time.perf_counter()
+    try:
+        build = load_build(args.framework, args.agents_dir)
+    except Exception as exc:
+        traceback.print_exc()
+        _send(protocol, {"event": "load_error", "message": describe(exc)})
+        return 3
+    import_s = time.perf_counter() - clock
+    _send(protocol, {"event": "ready", "pid": os.getpid(), "import_s": round(import_s, 6), "rss_mb": peak_rss_mb()})
+    return asyncio.run(Worker(build, args.db, args.key_name, protocol).serve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""``afbench``'s benchmark commands and their errors, and the server commands passed through unchanged."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from benchmark.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_console_script_is_the_benchmark_cli() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"]["afbench"] == "benchmark.cli:main"
+
+
+def test_help_lists_benchmark_and_server_commands(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("run", "report", "compare", "serve", "keys", "usage", "loadtest"):
+        assert command in text
+
+
+def test_server_commands_are_passed_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "sessions.sqlite"
+    assert main(["keys", "create", "--name", "ci", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("afb_")
+    assert main(["keys", "list", "--json", "--db", str(db)]) == 0
+    assert [k["name"] for k in json.loads(capsys.readouterr().out)] == ["ci"]
+    assert main(["usage", "--trial", "vanilla.x.r1", "--json", "--db", str(db)]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    with pytest.raises(SystemExit) as exit_info:
+        main(["serve", "--transport", "carrier-pigeon"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--repeats", "0"], "must be at least 1"),
+        (["--concurrency", "two"], "expected a whole number"),
+        (["--timeout", "-5"], "must be positive"),
+    ],
+)
+def test_bad_numbers_are_refused_by_the_parser(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", *arguments])
+    assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--frameworks", "vanilla,langchain"], "unknown framework 'langchain'"),
+        (["--model", "gpt-9"], "unknown model profile 'gpt-9'"),
+        (["--model-base-url", "http://127.0.0.1:1/v1"], "needs --model-name"),
+        (["--suite", "no-such-suite"], "no such suite file"),
+        (["--model", "openai"], "set the OPENAI_API_KEY variable"),
+    ],
+)
+def test_run_errors_are_clear_and_start_nothing(
+    arguments: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    out = tmp_path / "run"
+    assert main(["run", "--out", str(out), "--no-progress", *arguments]) == 2
+    assert message in capsys.readouterr().err
+    assert not (out / "results.jsonl").exists()
+
+
+def test_a_bad_suite_file_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suite = tmp_path / "bad.yaml"
+    suite.write_text("tasks:\n  - id: x1\n    category: c\n    turns: []\n", encoding="utf-8")
+    assert main(["run", "--suite", str(suite), "--out", str(tmp_path / "run"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.yaml" in err and "task 'x1'" in err
+
+
+def test_run_refuses_to_overwrite_and_resume_needs_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "results.jsonl").write_text("", encoding="utf-8")
+    assert main(["run", "--out", str(existing), "--no-progress"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["run", "--resume", str(tmp_path / "nothing"), "--no-progress"]) == 2
+    assert "run.json is missing" in capsys.readouterr().err
