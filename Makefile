@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[rag,bench,dev]'
+	$(PY) -m pip install -q -e '.[all,dev]'
 	@# The MCP Inspector CLI for tests/mcp_server/test_inspector.py (package.json); that test skips without it.
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
 	else echo "warning: npm not on PATH; MCP Inspector not installed, its end-to-end test will skip" >&2; fi

@@ -1,0 +1,63 @@
+"""Every framework build in ``agents/`` on the ``smoke`` suite, end to end: the real MCP server process, the real
+gateway with the scripted model, the build in its own worker process — the path ``afbench run`` takes.
+
+Besides passing, each build must reach tools only through the MCP server: every MCP tool call the model asked
+for shows up in the server's log for that trial (a build that ran a tool locally, or dropped a call, would
+leave the two lists different)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from benchmark.plugins import available_frameworks
+from benchmark.profiles import resolve_profile
+from benchmark.records import TrialRecord
+from benchmark.runner.run import RunRequest, run_benchmark
+from benchmark.tasks.loader import load_suite
+from mcp_server.catalog import build_tools
+from mcp_server.config import ServerConfig
+
+pytestmark = pytest.mark.e2e
+
+MCP_TOOLS = sorted((spec.name for spec in build_tools(ServerConfig())), key=len, reverse=True)
+
+
+def mcp_tool_named(name: str) -> str | None:
+    """The MCP tool a model-facing tool name stands for: adapters may prefix a server name (``afbench_calculator``,
+    ``afbench-calculator``, ``mcp__afbench__calculator``); routing and handoff tools stand for none."""
+    for tool in MCP_TOOLS:  # longest first, so "rag_search" is not taken for "search"
+        if name == tool or re.search(rf"(?:^|[_\-.]){re.escape(tool)}$", name):
+            return tool
+    return None
+
+
+def requested_tools(trial: TrialRecord) -> Counter[str]:
+    names = (mcp_tool_named(name) for call in trial.model_calls for name in call.tool_calls)
+    return Counter(name for name in names if name is not None)
+
+
+@pytest.mark.parametrize("framework", available_frameworks())
+async def test_build_passes_smoke_with_every_tool_call_through_the_mcp_server(framework: str, tmp_path: Path) -> None:
+    suite = load_suite("smoke")
+    request = RunRequest(
+        frameworks=[framework],
+        suite="smoke",
+        profile=resolve_profile("scripted"),
+        timeout_s=120,
+        out_dir=tmp_path / "run",
+    )
+    outcome = await run_benchmark(request, progress=False)
+    trials = {t.task_id: t for t in outcome.trials}
+    assert set(trials) == {task.id for task in suite.tasks}
+    failures = {t.task_id: t.infra_error or t.build_error or (t.score.reason if t.score else None) for t in trials.values() if not t.passed}
+    assert failures == {}, f"{framework} failed smoke tasks (log: {outcome.run_dir / 'logs'})"
+    for trial in trials.values():
+        assert trial.model_calls, f"{trial.trial_id}: no model call reached the gateway"
+        logged = Counter(call.tool for call in trial.tool_calls)
+        assert logged == requested_tools(trial), f"{trial.trial_id}: the server log differs from the model's calls"
+        refused = all(turn.agent == "guardrail" for turn in trial.turns)
+        assert refused == (not logged), f"{trial.trial_id}: a refused turn must call no tool, others must"
