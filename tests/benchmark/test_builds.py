@@ -53,7 +53,11 @@ async def test_build_passes_smoke_with_every_tool_call_through_the_mcp_server(fr
     outcome = await run_benchmark(request, progress=False)
     trials = {t.task_id: t for t in outcome.trials}
     assert set(trials) == {task.id for task in suite.tasks}
-    failures = {t.task_id: t.infra_error or t.build_error or (t.score.reason if t.score else None) for t in trials.values() if not t.passed}
+    failures = {
+        t.task_id: t.infra_error or t.build_error or (t.score.reason if t.score else None)
+        for t in trials.values()
+        if not t.passed
+    }
     assert failures == {}, f"{framework} failed smoke tasks (log: {outcome.run_dir / 'logs'})"
     for trial in trials.values():
         assert trial.model_calls, f"{trial.trial_id}: no model call reached the gateway"
