@@ -88,6 +88,10 @@ class Gateway:
         """How many of the trial's calls have arrived but are not recorded yet (a stream still flowing)."""
         return self.log.pending(trial_id)
 
+    def wait_sealed(self, trial_id: str | None, timeout_s: float) -> bool:
+        """Block (a thread, not the gateway's loop) until every call of the trial is recorded; False on timeout."""
+        return self.log.wait_sealed(trial_id, timeout_s)
+
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def _build_app(self) -> Starlette:

@@ -151,6 +151,7 @@ class CallLog:
         self._records: dict[str | None, list[CallRecord]] = {}
         self._sequences: dict[str | None, int] = {}
         self._open: dict[str | None, int] = {}  # calls begun and not yet sealed, by trial
+        self._sealed = threading.Condition(self._lock)
         self.jsonl_path = jsonl_path
 
     def begin(self, trial_id: str | None, backend: str) -> Recorder:
@@ -168,6 +169,7 @@ class CallLog:
             recorder.sealed = True
             if self._open.get(recorder.trial_id, 0) > 0:
                 self._open[recorder.trial_id] -= 1
+            self._sealed.notify_all()
             record = recorder.seal()
             self._records.setdefault(record.trial_id, []).append(record)
             if self.jsonl_path is not None:
@@ -183,6 +185,11 @@ class CallLog:
     def pending(self, trial_id: str | None) -> int:
         with self._lock:
             return self._open.get(trial_id, 0)
+
+    def wait_sealed(self, trial_id: str | None, timeout_s: float) -> bool:
+        """Block until none of the trial's calls is open, or the timeout; False on timeout."""
+        with self._sealed:
+            return self._sealed.wait_for(lambda: not self._open.get(trial_id, 0), timeout_s)
 
     def forget(self, trial_id: str | None) -> None:
         with self._lock:

@@ -18,8 +18,6 @@ from benchmark.profiles import ModelProfile
 from benchmark.records import ModelCall
 from benchmark.tasks.models import Task
 
-SETTLE_POLL_S = 0.01
-SETTLE_QUIET_S = 0.03  # a streamed call's record is sealed just after its last byte; give it this long
 SETTLE_MAX_S = 2.0
 
 
@@ -66,24 +64,13 @@ class ModelGateway:
         self.gateway.forget_trial(trial_id)
 
     async def collect(self, trial_id: str) -> list[CallRecord]:
-        """The trial's records once no call is still being sealed (they stop changing)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + SETTLE_MAX_S
-        records = self.gateway.calls(trial_id)
-        quiet_since = loop.time()
-        while loop.time() < deadline:
-            await asyncio.sleep(SETTLE_POLL_S)
-            now = self.gateway.calls(trial_id)
-            if len(now) != len(records):
-                records, quiet_since = now, loop.time()
-            elif loop.time() - quiet_since >= SETTLE_QUIET_S and _contiguous(records):
-                break
-        return records
+        """The trial's records once none is still open.
 
-
-def _contiguous(records: Sequence[CallRecord]) -> bool:
-    """No gap in the sequence numbers: every call that began before the last sealed one is sealed too."""
-    return [r.sequence for r in records] == list(range(1, len(records) + 1))
+        Called after the build's conversation ended, so every call it made has reached the gateway; one may
+        still be open for a moment (a stream's record is sealed just after its last byte, an abandoned
+        stream when the relay notices)."""
+        await asyncio.to_thread(self.gateway.wait_sealed, trial_id, SETTLE_MAX_S)
+        return self.gateway.calls(trial_id)
 
 
 def is_infra_failure(record: CallRecord) -> bool:
