@@ -1,0 +1,188 @@
+"""The OpenAI Agents SDK build (``openai-agents`` 0.20): an orchestrator agent that hands off to two specialists.
+
+How the system maps onto the SDK:
+
+- Routing and handoff: the orchestrator is an ``Agent`` whose only tools are its ``handoffs`` (the SDK's
+  ``transfer_to_<agent>`` tools, described by each specialist's ``handoff_description``), with
+  ``tool_choice="required"`` so it never answers itself, and the SDK's recommended handoff prompt prefix.
+  The ``Runner`` loop switches to the chosen specialist, which sees the whole conversation and answers; the
+  turn's agent is ``result.last_agent``.
+- Memory: one in-memory ``SQLiteSession`` per conversation, passed to every ``Runner.run``; the SDK prepends
+  the stored items (user turns, handoffs, tool calls and results, answers) and saves each run's new items.
+  Every turn starts again at the orchestrator, which routes it in the light of that history.
+- Guardrail: a blocking (``run_in_parallel=False``) ``InputGuardrail`` on the orchestrator, so a refused turn
+  reaches no agent and no tool. It runs a guardrail ``Agent`` with ``output_type=Verdict`` (structured output,
+  ``response_format`` JSON schema) on the latest user message; ``allowed=False`` trips the wire, and the
+  ``InputGuardrailTripwireTriggered`` exception becomes the spec's refusal, which is added to the session.
+- MCP adapter: ``MCPServerStreamableHttp`` with the trial's headers, one per specialist, each narrowed to its
+  allow-list by ``create_static_tool_filter`` and given to that specialist as ``mcp_servers``; tools are
+  listed once per connection (``cache_tools_list``).
+- Model client: ``OpenAIChatCompletionsModel`` on one ``AsyncOpenAI(base_url=...)`` client (Chat
+  Completions; the gateway has no Responses API), ``temperature=0``. Tracing is off
+  (``set_tracing_disabled`` and ``RunConfig.tracing_disabled``): there is no OpenAI platform to export to.
+- Tool-loop bound: ``max_turns`` plus the SDK's ``max_turns`` error handler, which turns the overrun into a
+  final answer instead of an exception (the vanilla build's "could not finish" answer).
+
+Workarounds: none for SDK bugs. One default changed: the MCP client's read timeout
+(``client_session_timeout_seconds``, 5 s) is too short for the RAG tool on a loaded machine, so it is the
+vanilla build's 60 s.
+
+README row: LLM | handoffs | SQLiteSession | input_guardrails | MCPServerStreamableHttp | OpenAIChatCompletionsModel
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from typing import Any
+
+from agents import (
+    Agent,
+    GuardrailFunctionOutput,
+    InputGuardrail,
+    InputGuardrailTripwireTriggered,
+    ModelSettings,
+    OpenAIChatCompletionsModel,
+    RunConfig,
+    RunContextWrapper,
+    RunErrorHandlerInput,
+    RunErrorHandlerResult,
+    Runner,
+    SQLiteSession,
+    TResponseInputItem,
+    set_tracing_disabled,
+)
+from agents.extensions.handoff_prompt import prompt_with_handoff_instructions
+from agents.mcp import MCPServerStreamableHttp, create_static_tool_filter
+from openai import AsyncOpenAI
+from pydantic import BaseModel
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+
+MAX_TURNS = 10  # model calls per user turn: the orchestrator's handoff, then the specialist's tool loop
+MCP_TIMEOUT_S = 60
+GAVE_UP = "I could not finish this request within the allowed number of tool calls."
+
+set_tracing_disabled(True)  # nothing to export traces to, and a run must not try
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+def _latest_user_text(items: str | list[TResponseInputItem]) -> str:
+    """The newest user message of a run's input: the guardrail judges the request, not the history."""
+    if isinstance(items, str):
+        return items
+    for item in reversed(items):
+        if isinstance(item, dict) and item.get("role") == "user":
+            content = item.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def _gave_up(_: RunErrorHandlerInput[None]) -> RunErrorHandlerResult:
+    return RunErrorHandlerResult(final_output=GAVE_UP)
+
+
+class OpenAIAgentsConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.mcp = mcp
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.model = OpenAIChatCompletionsModel(model=model.model, openai_client=self.client)
+        self.session = SQLiteSession(f"conversation-{mcp.trial_id}")
+        self.run_config = RunConfig(tracing_disabled=True, workflow_name="afbench")
+        self._stack = AsyncExitStack()
+        self.orchestrator: Agent[None] | None = None
+
+    async def start(self) -> None:
+        specialists = [await self._specialist(agent) for agent in self.spec.specialists]
+        guardrail_agent = Agent[None](
+            name=GUARDRAIL,
+            instructions=self.spec.guardrail.instructions,
+            model=self.model,
+            model_settings=ModelSettings(temperature=0),
+            output_type=Verdict,
+        )
+
+        async def policy(
+            context: RunContextWrapper[None], _agent: Agent[Any], items: str | list[TResponseInputItem]
+        ) -> GuardrailFunctionOutput:
+            result = await Runner.run(
+                guardrail_agent, _latest_user_text(items), context=context.context, run_config=self.run_config
+            )
+            verdict = result.final_output_as(Verdict)
+            return GuardrailFunctionOutput(output_info=verdict, tripwire_triggered=not verdict.allowed)
+
+        self.orchestrator = Agent[None](
+            name=ORCHESTRATOR,
+            instructions=prompt_with_handoff_instructions(self.spec.orchestrator_instructions),
+            model=self.model,
+            model_settings=ModelSettings(temperature=0, tool_choice="required"),
+            handoffs=list(specialists),
+            input_guardrails=[InputGuardrail(guardrail_function=policy, name=GUARDRAIL, run_in_parallel=False)],
+        )
+
+    async def _specialist(self, agent: AgentSpec) -> Agent[None]:
+        server = MCPServerStreamableHttp(
+            params={"url": self.mcp.url, "headers": self.mcp.headers, "timeout": MCP_TIMEOUT_S},
+            name=f"afbench-{agent.name}",
+            cache_tools_list=True,
+            client_session_timeout_seconds=MCP_TIMEOUT_S,
+            tool_filter=create_static_tool_filter(allowed_tool_names=list(agent.tools)),
+        )
+        await self._stack.enter_async_context(server)
+        return Agent[None](
+            name=agent.name,
+            handoff_description=agent.handoff_description,
+            instructions=agent.instructions,
+            model=self.model,
+            model_settings=ModelSettings(temperature=0),
+            mcp_servers=[server],
+        )
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.orchestrator is not None, "start() first"
+        try:
+            result = await Runner.run(
+                self.orchestrator,
+                message,
+                session=self.session,
+                run_config=self.run_config,
+                max_turns=MAX_TURNS,
+                error_handlers={"max_turns": _gave_up},
+            )
+        except InputGuardrailTripwireTriggered:
+            refusal = self.spec.guardrail.refusal
+            # the SDK has saved the refused input; the refusal completes the exchange for later turns
+            await self.session.add_items([{"role": "assistant", "content": refusal}])
+            return TurnResult(refusal, GUARDRAIL)
+        return TurnResult(str(result.final_output), result.last_agent.name)
+
+    async def aclose(self) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            self.session.close()
+            await self.client.close()
+
+
+class OpenAIAgentsBuild(AgentBuild):
+    framework = "openai_agents"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        conversation = OpenAIAgentsConversation(spec, model, mcp)
+        try:
+            await conversation.start()
+        except BaseException:
+            await conversation.aclose()
+            raise
+        return conversation
+
+
+BUILD = OpenAIAgentsBuild()
