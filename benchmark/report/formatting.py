@@ -57,7 +57,7 @@ def leaderboard_rows(summary: dict[str, Any], order: list[str]) -> list[dict[str
                 "Tokens in/out": f"{num(s['tokens_in_mean'], 0)} / {num(s['tokens_out_mean'], 0)}"
                 + ("" if s["tokens_source"] in ("counted", "none") else f" ({s['tokens_source']})"),
                 "Wall p50 / p95": f"{seconds(s['wall_p50_s'])} / {seconds(s['wall_p95_s'])}",
-                "Overhead": seconds(s["overhead_mean_s"]),
+                "Overhead p50": seconds(s["overhead_p50_s"]),
                 "Import": seconds(s["import_s"]),
                 "Peak RSS": DASH if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f} MB",
                 "LOC": DASH if s["loc"] is None else str(s["loc"]),

@@ -53,7 +53,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
     out += [
         "",
         "Success: trials whose every turn was routed right, passed its answer checks and made every expected tool"
-        " call (per the MCP server's log). 95% CI: Wilson interval. Overhead: wall time minus model and tool time."
+        " call (per the MCP server's log). 95% CI: Wilson interval. Overhead p50: median over trials of wall time"
+        " minus model and tool time."
         " Tokens are counted with cl100k unless marked upstream.",
         "",
         "## Success by category",

@@ -108,7 +108,8 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
 <h2>Leaderboard</h2>
 {leaderboard}
 <p class="note">Success: every turn routed right, every answer check passed and every expected tool call made (per
-the MCP server's log). 95% CI: Wilson interval. Overhead: wall time minus model and tool time.</p>
+the MCP server's log). 95% CI: Wilson interval. Overhead p50: median over trials of wall time minus model and
+tool time.</p>
 {_charts(summary, trials, order)}
 {_table(["Category", *order], category_rows) if category_rows else ""}
 <h2>Failures ({len(summary["failures"])})</h2>
