@@ -82,7 +82,7 @@ class TurnScore(_Record):
     route_ok: bool
     answer_checks: list[CheckResult] = Field(default_factory=list)
     calls_expected: int
-    calls_actual: int
+    calls_actual: int = Field(description="Logged calls that count for precision (allowed extra calls left out).")
     calls_matched: int = Field(description="Expected calls paired with a logged call (precision and recall numerator).")
     missing_calls: list[str] = Field(default_factory=list)
     extra_calls: list[str] = Field(default_factory=list)

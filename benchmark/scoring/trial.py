@@ -2,8 +2,9 @@
 
 A trial passes when every turn ran without the build raising, was routed as expected (a guardrail refusal
 is the route ``refused``), passes every answer check, and made every expected tool call (recall 1.0). Extra
-calls lower precision but do not fail the trial. The reason of a failure is the first failing check, in the
-order: the build's error, the route, the tool calls, the answer.
+calls lower precision but do not fail the trial; calls to a turn's ``allowed_calls`` tools count neither
+way. The reason of a failure is the first failing check, in the order: the build's error, the route, the
+tool calls, the answer.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def _score_turn(index: int, turn: Turn, outcome: TurnOutcome | None, calls: Sequ
     match = match_calls(turn.expect.tool_calls, logged, turn.expect.ordered)
     matched_logged = {a for _, a in match.pairs}
     missing = [describe_expected(turn.expect.tool_calls[i]) for i in match.missing()]
-    extra = [logged[i].tool for i in range(len(logged)) if i not in matched_logged]
+    allowed = set(turn.expect.allowed_calls)
+    extra = [logged[i].tool for i in range(len(logged)) if i not in matched_logged and logged[i].tool not in allowed]
+    counted = match.matched + len(extra)  # the calls precision is over: allowed extra calls are left out
     if outcome is None:
         return TurnScore(
             index=index,
@@ -35,7 +38,7 @@ def _score_turn(index: int, turn: Turn, outcome: TurnOutcome | None, calls: Sequ
             route_actual=None,
             route_ok=False,
             calls_expected=match.expected,
-            calls_actual=match.logged,
+            calls_actual=counted,
             calls_matched=match.matched,
             missing_calls=missing,
             extra_calls=extra,
@@ -53,7 +56,7 @@ def _score_turn(index: int, turn: Turn, outcome: TurnOutcome | None, calls: Sequ
         route_ok=route_ok,
         answer_checks=checks,
         calls_expected=match.expected,
-        calls_actual=match.logged,
+        calls_actual=counted,
         calls_matched=match.matched,
         missing_calls=missing,
         extra_calls=extra,

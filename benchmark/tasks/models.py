@@ -61,6 +61,11 @@ class Expectation(_Strict):
     route: Route
     tool_calls: list[ExpectedToolCall] = Field(default_factory=list)
     ordered: bool = Field(default=False, description="Expected calls must appear in this order.")
+    allowed_calls: list[str] = Field(
+        default_factory=list,
+        description="Tools this turn may also call without it counting as an extra call (e.g. sql_schema before "
+        "a query, a calculator for a difference that can be done in one's head): neither required nor penalised.",
+    )
     answer: list[AnswerCheck] = Field(default_factory=list)
 
 

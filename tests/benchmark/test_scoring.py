@@ -351,3 +351,13 @@ def test_loc_of_a_real_build(tmp_path: Any) -> None:
     assert count_loc(path) == 2
     with pytest.raises(SyntaxError):
         count_source_loc("def (")
+
+
+def test_allowed_calls_are_neither_required_nor_penalised() -> None:
+    turn = {**CALC_TURN, "expect": {**CALC_TURN["expect"], "allowed_calls": ["sql_schema"]}}
+    calls = [tool("sql_schema"), tool("calculator", expression="240*0.15"), tool("search", query="x")]
+    score = score_trial(task(turn), [outcome(0, "36", "operational_agent", 3)], calls)
+    assert score.passed and score.turns[0].extra_calls == ["search"]
+    assert (score.turns[0].calls_matched, score.turns[0].calls_actual) == (1, 2)  # precision 1/2: search counts
+    without = score_trial(task(turn), [outcome(0, "36", "operational_agent", 1)], calls[1:2])
+    assert without.passed and without.turns[0].calls_actual == 1
