@@ -1,0 +1,47 @@
+"""Framework builds are plugins loaded by path; the ``agents`` import name stays the OpenAI Agents SDK's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmark import plugins
+from benchmark.plugins import FRAMEWORKS, PluginError, available_frameworks, load_build
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_import_agents_from_the_repository_root_is_the_sdk() -> None:
+    command = "import agents, sys; print(agents.__file__); print(hasattr(agents, 'Runner'))"
+    done = subprocess.run([sys.executable, "-c", command], cwd=REPO, capture_output=True, text=True, check=True)
+    path, has_runner = done.stdout.split()
+    assert "site-packages" in path and has_runner == "True"
+    assert not (REPO / "agents" / "__init__.py").exists()
+
+
+def test_every_bundled_build_loads_and_names_its_framework() -> None:
+    names = available_frameworks()
+    assert names[0] == "vanilla" and set(names) <= set(FRAMEWORKS)
+    for name in names:
+        assert load_build(name).framework == name
+
+
+def test_plugin_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plugins, "AGENTS_DIR", tmp_path)
+    with pytest.raises(PluginError, match="unknown framework 'haystack'; known: vanilla"):
+        load_build("haystack")
+    with pytest.raises(PluginError, match="no build for 'crewai'"):
+        load_build("crewai")
+    (tmp_path / "autogen.py").write_text("import autogen_that_is_not_installed\n", encoding="utf-8")
+    with pytest.raises(PluginError, match=r"install its extra: pip install -e '\.\[autogen\]'"):
+        load_build("autogen")
+    (tmp_path / "langgraph.py").write_text("BUILD = 42\n", encoding="utf-8")
+    with pytest.raises(PluginError, match="must define BUILD"):
+        load_build("langgraph")
+    vanilla = (REPO / "agents" / "vanilla.py").read_text(encoding="utf-8")
+    (tmp_path / "pydantic_ai.py").write_text(vanilla, encoding="utf-8")
+    with pytest.raises(PluginError, match=r"BUILD\.framework is 'vanilla', expected 'pydantic_ai'"):
+        load_build("pydantic_ai")
