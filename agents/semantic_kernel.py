@@ -1,0 +1,215 @@
+"""The Semantic Kernel build: ``ChatCompletionAgent`` members of a ``HandoffOrchestration``, MCP via SK's plugin.
+
+How the system maps onto Semantic Kernel (semantic-kernel 1.45):
+
+- **Model client**: one ``OpenAIChatCompletion`` service over an ``AsyncOpenAI`` client pointed at the gateway
+  (Chat Completions only), shared by every agent; ``temperature=0`` through each agent's ``KernelArguments``.
+- **Routing and handoff**: ``HandoffOrchestration`` on an ``InProcessRuntime``, orchestrator first. The
+  orchestration adds a ``Handoff`` plugin (``transfer_to_<agent>`` per handoff, plus ``complete_task``) to each
+  member's kernel; the orchestrator's ``FunctionChoiceBehavior.Required`` is filtered to the two transfer
+  functions, so it must route and cannot answer or end the task itself. The chosen specialist then answers
+  from the same task messages; with no human-response function the orchestration completes after its answer,
+  and the completion names the agent that answered.
+- **Tools and allow-lists**: one ``MCPStreamableHttpPlugin`` (streamable HTTP at the trial URL, with the bearer
+  key and trial headers) added to the specialists' kernel as plugin ``afbench``. Each specialist's
+  ``FunctionChoiceBehavior.Auto(filters={"included_functions": [...]})`` lists only its ``AgentSpec.tools``:
+  SK advertises just those and refuses to invoke anything else (``Kernel.invoke_function_call`` checks the
+  filters); the filter also keeps the orchestration's ``complete_task`` away from the specialists.
+- **Memory**: a ``ChatHistory`` per conversation (user turns and final answers, each answer named for its
+  agent) is the orchestration's task on every turn, so the orchestrator and the specialist both see it.
+- **Guardrail**: a turn is the kernel function ``assistant-answer`` (the orchestration over the chat history),
+  and the guardrail is a ``FUNCTION_INVOCATION`` filter around it: a ``ChatCompletionAgent`` with the
+  guardrail instructions and ``response_format=GuardrailVerdict`` (structured output) judges the latest user
+  message; a refusal sets the function's result to the spec's refusal without calling ``next``, so no
+  orchestrator, specialist or tool runs.
+
+Workarounds:
+
+- The orchestration's own result is ``complete_task``'s summary ("Task is completed with summary: ..."), not
+  the specialist's words, so the answer is taken from ``agent_response_callback`` (SK 1.45 handoffs.py).
+- The MCP plugin only gets its tool functions on ``connect()``, and ``Kernel.add_plugin`` snapshots them, so
+  ``open`` connects first and builds the kernels after.
+- Every handoff actor clones its agent's kernel, and ``Kernel.clone()`` deep-copies filter callables (a bound
+  method's ``self`` included), so the guardrail filter lives on a kernel of its own, not on the agents'.
+- SK hands a tool result to the model as ``str()`` of the MCP content list (``[TextContent(...)]``-style
+  reprs), so the MCP plugin is subclassed to return the result's text parts joined, as MCP clients show them.
+
+README row: HandoffOrchestration | transfer_to_* | ChatHistory | filter | MCPStreamableHttpPlugin | OpenAIChatCompletion
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+from semantic_kernel import Kernel
+from semantic_kernel.agents import Agent, ChatCompletionAgent, HandoffOrchestration, OrchestrationHandoffs
+from semantic_kernel.agents.orchestration.handoffs import HANDOFF_PLUGIN_NAME
+from semantic_kernel.agents.orchestration.orchestration_base import DefaultTypeAlias
+from semantic_kernel.agents.runtime import InProcessRuntime
+from semantic_kernel.connectors.ai import FunctionChoiceBehavior
+from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion, OpenAIChatPromptExecutionSettings
+from semantic_kernel.connectors.mcp import MCPStreamableHttpPlugin
+from semantic_kernel.contents import AuthorRole, ChatHistory, ChatMessageContent
+from semantic_kernel.filters import FilterTypes, FunctionInvocationContext
+from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction, kernel_function
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+
+MCP_PLUGIN = "afbench"
+MAX_TOOL_ROUNDS = 8
+
+
+class GuardrailVerdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+def _arguments(**settings: Any) -> KernelArguments:
+    return KernelArguments(settings=OpenAIChatPromptExecutionSettings(temperature=0, **settings))
+
+
+class McpTools(MCPStreamableHttpPlugin):
+    """SK's streamable-HTTP MCP plugin, with tool results handed to the model as their text."""
+
+    async def call_tool(self, tool_name: str, **kwargs: Any) -> Any:
+        contents = await super().call_tool(tool_name, **kwargs)
+        return "\n".join(str(content) for content in contents)
+
+
+class Assistant:
+    """The kernel plugin behind each turn: the handoff orchestration, run on the conversation's chat history."""
+
+    def __init__(self, members: list[Agent], handoffs: OrchestrationHandoffs, runtime: InProcessRuntime) -> None:
+        self.members = members
+        self.handoffs = handoffs
+        self.runtime = runtime
+
+    @kernel_function(name="answer", description="Answer the latest user message of the chat history.")
+    async def answer(self, chat_history: ChatHistory) -> ChatMessageContent:
+        replies: list[ChatMessageContent] = []
+
+        def heard(message: DefaultTypeAlias) -> None:
+            replies.extend(message if isinstance(message, list) else [message])
+
+        orchestration: HandoffOrchestration[Any, Any] = HandoffOrchestration(
+            members=self.members, handoffs=self.handoffs, agent_response_callback=heard
+        )
+        result = await orchestration.invoke(task=list(chat_history.messages), runtime=self.runtime)
+        completion = await result.get()
+        if not isinstance(completion, ChatMessageContent):
+            raise RuntimeError(f"the handoff orchestration ended without a completion: {completion!r}")
+        # The completion only summarises; the answer is what the completing agent last said.
+        said = [
+            r.content for r in replies if r.name == completion.name and r.role == AuthorRole.ASSISTANT and r.content
+        ]
+        return ChatMessageContent(
+            role=AuthorRole.ASSISTANT, name=completion.name, content=said[-1] if said else completion.content
+        )
+
+
+class SemanticKernelConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpTools) -> None:
+        self.spec = spec
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        chat = OpenAIChatCompletion(ai_model_id=model.model, async_client=self.client)
+        self.mcp = mcp
+        self.runtime = InProcessRuntime()
+        self.history = ChatHistory()
+
+        tools = Kernel(services=[chat])
+        tools.add_plugin(self.mcp)
+        specialists = [self._specialist(agent, tools) for agent in spec.specialists]
+        orchestrator = ChatCompletionAgent(
+            name=ORCHESTRATOR,
+            description="Routes each request to one specialist.",
+            instructions=spec.orchestrator_instructions,
+            service=chat,
+            arguments=_arguments(),
+            function_choice_behavior=FunctionChoiceBehavior.Required(
+                filters={"included_functions": [f"{HANDOFF_PLUGIN_NAME}-transfer_to_{a.name}" for a in specialists]}
+            ),
+        )
+        handoffs = OrchestrationHandoffs().add_many(
+            orchestrator,
+            {a.name: f"Hand the conversation to the {a.title}: {a.handoff_description}" for a in spec.specialists},
+        )
+        self.guardrail = ChatCompletionAgent(
+            name=GUARDRAIL,
+            instructions=spec.guardrail.instructions,
+            service=chat,
+            arguments=_arguments(response_format=GuardrailVerdict),
+        )
+        self.kernel = Kernel()
+        plugin = self.kernel.add_plugin(Assistant([orchestrator, *specialists], handoffs, self.runtime), "assistant")
+        self.answer: KernelFunction = plugin["answer"]
+        self.kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, self._input_guardrail)
+
+    @staticmethod
+    def _specialist(agent: AgentSpec, tools: Kernel) -> ChatCompletionAgent:
+        return ChatCompletionAgent(
+            name=agent.name,
+            description=agent.handoff_description,
+            instructions=agent.instructions,
+            kernel=tools,
+            arguments=_arguments(),
+            function_choice_behavior=FunctionChoiceBehavior.Auto(
+                filters={"included_functions": [f"{MCP_PLUGIN}-{name}" for name in agent.tools]},
+                maximum_auto_invoke_attempts=MAX_TOOL_ROUNDS,
+            ),
+        )
+
+    async def aclose(self) -> None:
+        try:
+            await self.runtime.stop_when_idle()
+        finally:
+            await self.mcp.close()
+            await self.client.close()
+
+    async def send(self, message: str) -> TurnResult:
+        history = ChatHistory(messages=self.history.messages[:])
+        history.add_user_message(message)
+        result = await self.kernel.invoke(self.answer, KernelArguments(chat_history=history))
+        reply = result.value if result is not None else None
+        if not isinstance(reply, ChatMessageContent):
+            raise RuntimeError(f"the turn produced no message: {reply!r}")
+        history.add_message(reply)
+        self.history = history  # only a finished turn is remembered
+        return TurnResult(reply.content, reply.name or "")
+
+    async def _input_guardrail(
+        self, context: FunctionInvocationContext, next: Callable[[FunctionInvocationContext], Awaitable[None]]
+    ) -> None:
+        history: ChatHistory = context.arguments["chat_history"]
+        # A fresh thread per check: the guardrail judges the latest input alone.
+        response = await self.guardrail.get_response(messages=history.messages[-1].content)
+        try:
+            allowed = GuardrailVerdict.model_validate_json(response.message.content).allowed
+        except ValidationError:
+            allowed = True  # an unreadable verdict must not silently refuse a legitimate request
+        if allowed:
+            await next(context)
+            return
+        refusal = ChatMessageContent(role=AuthorRole.ASSISTANT, name=GUARDRAIL, content=self.spec.guardrail.refusal)
+        context.result = FunctionResult(function=context.function.metadata, value=refusal)
+
+
+class SemanticKernelBuild(AgentBuild):
+    framework = "semantic_kernel"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        tools = McpTools(name=MCP_PLUGIN, url=mcp.url, headers=mcp.headers, load_prompts=False, timeout=60)
+        await tools.connect()  # the plugin gets its tool functions on connect: add it to a kernel only after
+        try:
+            conversation = SemanticKernelConversation(spec, model, tools)
+        except BaseException:
+            await tools.close()
+            raise
+        conversation.runtime.start()
+        return conversation
+
+
+BUILD = SemanticKernelBuild()
