@@ -1,0 +1,173 @@
+"""The agent system in LlamaIndex: an ``AgentWorkflow`` of three ``FunctionAgent``s joined by its handoff tool.
+
+- **Routing and handoff**: the workflow's root agent is the orchestrator, a ``FunctionAgent`` with no tools of
+  its own and ``can_handoff_to`` the two specialists, so its only tool is the workflow's built-in
+  ``handoff(to_agent, reason)``, whose description lists each agent's ``description`` (the spec's handoff
+  description). ``initial_tool_choice="handoff"`` makes it route rather than answer, and with parallel tool
+  calls off it picks exactly one specialist. The handoff tool switches the workflow's current agent; the
+  specialist then sees the conversation, the handoff call and its result. Specialists have
+  ``can_handoff_to=[]``: they answer, they do not pass the turn on.
+- **Memory**: one ``llama_index.core.memory.Memory`` per conversation (its SQL chat store on an in-memory
+  SQLite engine owned by the conversation), passed to every ``workflow.run(user_msg=..., memory=...)``. Each
+  turn gets a fresh workflow ``Context``, so it starts at the root agent (a reused context would resume at
+  the last specialist); the memory carries the earlier turns: user messages, handoffs, tool calls, answers.
+- **Guardrail**: LlamaIndex has no guardrail object. The check is the framework's typed-output API,
+  ``llm.astructured_predict(GuardrailVerdict, prompt)`` (function calling with ``tool_choice="required"`` on
+  a function-calling ``OpenAILike``), run before the workflow: a refused request never reaches the
+  orchestrator, so no agent or tool runs; the request and the refusal go into the memory so the conversation
+  stays whole. A verdict that cannot be read (no call, or one that does not validate) lets the request
+  through, as the vanilla build does. A workflow step was the alternative, but it would mean overriding
+  ``AgentWorkflow.init_run`` and writing its private store keys; a check in front of ``run`` uses public API.
+- **MCP adapter**: ``llama-index-tools-mcp``: one ``BasicMCPClient(url, headers=...)`` (streamable HTTP, which
+  the installed 0.4.8 picks for any http(s) URL not ending in ``/sse``; ``headers`` carry the key and the
+  trial id) and one ``McpToolSpec(client, allowed_tools=agent.tools)`` per specialist. The adapter opens an
+  MCP session per call (``BasicMCPClient._run_session``), so nothing stays open but its ``httpx`` client,
+  which ``aclose`` closes.
+- **Model client**: ``OpenAILike(api_base=..., is_chat_model=True, is_function_calling_model=True)`` on an
+  ``httpx.AsyncClient`` the conversation owns and closes; ``max_retries=0`` so every request the gateway sees
+  is one the build meant, ``temperature=0``. Agents run with ``streaming=False``: the build reads only each
+  turn's final ``AgentOutput``, not the event stream. LlamaIndex sends no telemetry; nothing to turn off.
+
+Workaround: ``McpToolSpec`` 0.4.8 returns the raw ``mcp.types.CallToolResult``, and ``FunctionTool`` turns any
+object it does not know into ``str(obj)``, so the model would read a pydantic repr (``meta=None
+content=[TextContent(...)] structuredContent={...} isError=False``: the result twice, once as a Python dict).
+``_TextResultToolSpec`` overrides the spec's ``_create_tool_fn`` hook to hand back the result's text parts
+(the JSON the server wrote), the way the other adapters present MCP results.
+
+README row: AgentWorkflow root agent | handoff tool | Memory | astructured_predict check | McpToolSpec | OpenAILike
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from typing import Any
+
+import httpx
+from llama_index.core.agent.workflow import AgentOutput, AgentWorkflow, FunctionAgent
+from llama_index.core.llms import ChatMessage
+from llama_index.core.memory import Memory
+from llama_index.core.prompts import ChatPromptTemplate
+from llama_index.llms.openai_like import OpenAILike
+from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+
+ORCHESTRATOR_DESCRIPTION = "Routes each user request to the one specialist who should answer it."
+
+
+class GuardrailVerdict(BaseModel):
+    """The input guardrail's verdict on the user's latest request."""
+
+    allowed: bool = Field(description="True if the request may be answered, false if it must be refused.")
+    reason: str = Field(description="A short reason for the verdict.")
+
+
+class _TextResultToolSpec(McpToolSpec):  # type: ignore[misc]  # the adapter ships no type hints
+    """``McpToolSpec`` whose tools return the MCP result's text, not ``str(CallToolResult)`` (see module doc)."""
+
+    def _create_tool_fn(self, tool_name: str) -> Callable[..., Any]:
+        async def call(**kwargs: Any) -> str:
+            result = await self.client.call_tool(tool_name, kwargs)
+            return "\n".join(part.text for part in result.content if part.type == "text")
+
+        return call
+
+
+class LlamaIndexConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self._http = httpx.AsyncClient(timeout=120)
+        self.llm = OpenAILike(
+            model=model.model,
+            api_base=model.base_url,
+            api_key=model.api_key,
+            is_chat_model=True,
+            is_function_calling_model=True,
+            temperature=0,
+            max_retries=0,
+            async_http_client=self._http,
+        )
+        # timeout: the adapter's default 30 s is tight for a cold rag_search on a busy machine
+        self.mcp_client = BasicMCPClient(mcp.url, headers=mcp.headers, timeout=60)
+        self._engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+        self.memory = Memory.from_defaults(session_id=mcp.trial_id, async_engine=self._engine)
+        self.guard_prompt = ChatPromptTemplate.from_messages(
+            [("system", spec.guardrail.instructions), ("user", "{request}")]
+        )
+        self.workflow: AgentWorkflow | None = None
+        self._cleanup = AsyncExitStack()  # runs every callback even if one fails
+        self._cleanup.push_async_callback(self._engine.dispose)
+        self._cleanup.push_async_callback(self._http.aclose)
+        self._cleanup.push_async_callback(self.mcp_client.http_client.aclose)
+
+    async def start(self) -> None:
+        specialists = [await self._specialist(agent) for agent in self.spec.specialists]
+        orchestrator = FunctionAgent(
+            name=ORCHESTRATOR,
+            description=ORCHESTRATOR_DESCRIPTION,
+            system_prompt=self.spec.orchestrator_instructions,
+            llm=self.llm,
+            tools=[],
+            can_handoff_to=[agent.name for agent in specialists],
+            initial_tool_choice="handoff",
+            allow_parallel_tool_calls=False,  # exactly one specialist per turn
+            streaming=False,
+        )
+        self.workflow = AgentWorkflow(
+            agents=[orchestrator, *specialists], root_agent=ORCHESTRATOR, early_stopping_method="generate"
+        )
+
+    async def _specialist(self, agent: AgentSpec) -> FunctionAgent:
+        tools = await _TextResultToolSpec(self.mcp_client, allowed_tools=list(agent.tools)).to_tool_list_async()
+        return FunctionAgent(
+            name=agent.name,
+            description=agent.handoff_description,
+            system_prompt=agent.instructions,
+            llm=self.llm,
+            tools=tools,
+            can_handoff_to=[],
+            streaming=False,
+        )
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.workflow is not None
+        if not await self._allowed(message):
+            refusal = self.spec.guardrail.refusal
+            await self.memory.aput_messages(
+                [ChatMessage(role="user", content=message), ChatMessage(role="assistant", content=refusal)]
+            )
+            return TurnResult(refusal, GUARDRAIL)
+        output: AgentOutput = await self.workflow.run(user_msg=message, memory=self.memory)
+        return TurnResult(output.response.content or "", output.current_agent_name)
+
+    async def _allowed(self, message: str) -> bool:
+        try:
+            verdict: GuardrailVerdict = await self.llm.astructured_predict(
+                GuardrailVerdict, self.guard_prompt, request=message
+            )
+        except ValueError:  # no verdict call, or one that does not validate (pydantic's error is a ValueError)
+            return True  # an unreadable verdict must not silently refuse a legitimate request
+        return verdict.allowed
+
+    async def aclose(self) -> None:
+        await self._cleanup.aclose()
+
+
+class LlamaIndexBuild(AgentBuild):
+    framework = "llamaindex"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        conversation = LlamaIndexConversation(spec, model, mcp)
+        try:
+            await conversation.start()
+        except BaseException:
+            await conversation.aclose()
+            raise
+        return conversation
+
+
+BUILD = LlamaIndexBuild()
