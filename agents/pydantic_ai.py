@@ -1,0 +1,219 @@
+"""The Pydantic AI build (``pydantic-ai-slim`` 2.31): an orchestrator agent whose outputs hand off to specialists.
+
+How the system maps onto Pydantic AI:
+
+- Routing and handoff: the orchestrator is an ``Agent`` whose ``output_type`` is one *output function* per
+  specialist (``ToolOutput(..., name="transfer_to_<agent>")``, described by the specialist's handoff
+  description). With no text output allowed, the model must call one of them (``tool_choice=required``), and
+  the call ends the orchestrator's run: this is the library's documented way to hand control to another agent
+  for good ("agent delegation" via a tool would come back to the orchestrator for one more, relaying call).
+  The output function runs the chosen specialist ``Agent`` on ``ctx.messages`` minus the handoff call, so the
+  specialist answers the user's own words with the whole conversation in view, and counts its model calls
+  against the orchestrator's ``usage``; its ``output`` and transcript are the orchestrator's typed output.
+- Memory: Pydantic AI's message history. Each conversation keeps the ``list[ModelMessage]`` of the last
+  specialist run (``result.all_messages()``: earlier turns, tool calls and results, answers) and passes it as
+  ``message_history`` to the next orchestrator run. ``instructions`` (not ``system_prompt``) keep each agent's
+  own instructions out of the stored history, so every agent sees only its own.
+- Guardrail: a capability (the 2.x home for cross-cutting agent behaviour) on the orchestrator whose
+  ``wrap_run`` hook runs first: a guardrail ``Agent`` with ``output_type=Verdict`` (a pydantic model,
+  structured output through an output tool) judges ``ctx.prompt``, the latest user message alone. A refused
+  request raises ``RequestRefused`` before the orchestrator's first model request, so no agent or tool runs;
+  the conversation answers with the spec's refusal and records the exchange in its history. An unreadable
+  verdict (``UnexpectedModelBehavior`` after the output retries) lets the request through, as the vanilla
+  build does. Pydantic AI has no built-in input-guardrail type; this is what its hooks are for.
+- MCP adapter: one ``pydantic_ai.mcp.MCPToolset`` per conversation over streamable HTTP at the trial's URL with
+  its ``headers`` (2.31 has no ``MCPServerStreamableHTTP``: ``MCPToolset``, on FastMCP's client, replaced it),
+  entered once so its session lives as long as the conversation; each specialist gets a ``.filtered(...)``
+  view holding only its allow-listed tools (filtered tools are neither offered to the model nor callable).
+  ``tool_error_behavior="failed"``: a tool error goes back to the model as the tool's result, like the
+  vanilla build, instead of a retry prompt that would spend the tool's retry budget.
+- Model client: ``OpenAIChatModel`` (Chat Completions; the gateway has no Responses API) with an
+  ``OpenAIProvider`` on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with
+  ``max_retries=0`` so every request the gateway sees is one the agents made; ``temperature=0``.
+- Tool-loop bound: ``UsageLimits(request_limit=...)`` across the orchestrator and specialist; running out
+  ends the turn with the vanilla build's "could not finish" answer instead of an exception.
+
+Tracing: Pydantic AI emits OpenTelemetry spans only for agents given the ``Instrumentation`` capability or
+after ``Agent.instrument_all()``; this build does neither (the default), and there is no logfire to export to.
+
+README row: output functions | ToolOutput | message_history | wrap_run hook | MCPToolset.filtered | OpenAIChatModel
+"""
+
+from __future__ import annotations
+
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+from openai import AsyncOpenAI
+from pydantic import BaseModel
+from pydantic_ai import (
+    Agent,
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    ModelSettings,
+    RunContext,
+    TextPart,
+    ToolOutput,
+    UnexpectedModelBehavior,
+    UsageLimitExceeded,
+    UsageLimits,
+    UserPromptPart,
+    capture_run_messages,
+)
+from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.capabilities.abstract import WrapRunHandler
+from pydantic_ai.mcp import MCPToolset
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.run import AgentRunResult
+from pydantic_ai.toolsets import AbstractToolset
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+
+MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
+TURN_LIMITS = UsageLimits(request_limit=1 + MAX_SPECIALIST_REQUESTS)  # the routing call, then the specialist
+MCP_TIMEOUT_S = 60
+GAVE_UP = "I could not finish this request within the allowed number of tool calls."
+SETTINGS = ModelSettings(temperature=0)
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+class RequestRefused(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
+@dataclass
+class Handoff:
+    """How an orchestrator run ends: who answered, the answer, and the conversation including this turn."""
+
+    agent: str
+    answer: str
+    messages: list[ModelMessage]
+
+
+@dataclass
+class InputGuardrail(AbstractCapability[None]):
+    """Judges the run's user prompt with the guardrail agent before the run starts; refuses by raising."""
+
+    judge: Agent[None, Verdict]
+
+    async def wrap_run(self, ctx: RunContext[None], *, handler: WrapRunHandler) -> AgentRunResult[object]:
+        prompt = ctx.prompt if isinstance(ctx.prompt, str) else str(ctx.prompt or "")
+        try:
+            verdict = (await self.judge.run(prompt)).output
+        except UnexpectedModelBehavior:
+            return await handler()  # an unreadable verdict must not silently refuse a legitimate request
+        if not verdict.allowed:
+            raise RequestRefused(verdict)
+        return await handler()
+
+
+def _exchange(message: str, answer: str) -> list[ModelMessage]:
+    return [ModelRequest(parts=[UserPromptPart(message)]), ModelResponse(parts=[TextPart(answer)])]
+
+
+def _handoff(specialist: Agent[None, str], agent: AgentSpec) -> ToolOutput[Handoff]:
+    async def transfer(ctx: RunContext[None]) -> Handoff:
+        # the last message is this handoff call: the specialist continues from the user's request before it
+        with capture_run_messages() as transcript:
+            try:
+                result = await specialist.run(
+                    message_history=ctx.messages[:-1], usage=ctx.usage, usage_limits=TURN_LIMITS
+                )
+            except UsageLimitExceeded:
+                # keep the tool calls made so far in memory, closed by the answer the user gets
+                return Handoff(agent.name, GAVE_UP, [*transcript, ModelResponse(parts=[TextPart(GAVE_UP)])])
+        return Handoff(agent.name, result.output, result.all_messages())
+
+    return ToolOutput(
+        transfer,
+        name=f"transfer_to_{agent.name}",
+        description=f"Hand the conversation to the {agent.title}: {agent.handoff_description}",
+    )
+
+
+class PydanticAIConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.model = OpenAIChatModel(model.model, provider=OpenAIProvider(openai_client=self.client))
+        self.mcp = MCPToolset[None](
+            mcp.url,
+            headers=mcp.headers,
+            tool_error_behavior="failed",
+            init_timeout=MCP_TIMEOUT_S,
+            read_timeout=MCP_TIMEOUT_S,
+        )
+        self.history: list[ModelMessage] = []
+        self._stack = AsyncExitStack()
+        self.orchestrator: Agent[None, Handoff] | None = None
+
+    async def start(self) -> None:
+        await self._stack.enter_async_context(self.mcp)
+        judge = Agent[None, Verdict](
+            self.model,
+            name=GUARDRAIL,
+            instructions=self.spec.guardrail.instructions,
+            output_type=Verdict,
+            model_settings=SETTINGS,
+        )
+        self.orchestrator = Agent[None, Handoff](
+            self.model,
+            name=ORCHESTRATOR,
+            instructions=self.spec.orchestrator_instructions,
+            output_type=[_handoff(self._specialist(agent), agent) for agent in self.spec.specialists],
+            model_settings=SETTINGS,
+            capabilities=[InputGuardrail(judge)],
+        )
+
+    def _specialist(self, agent: AgentSpec) -> Agent[None, str]:
+        allowed = frozenset(agent.tools)
+        tools: AbstractToolset[None] = self.mcp.filtered(lambda _ctx, tool: tool.name in allowed)
+        return Agent[None, str](
+            self.model,
+            name=agent.name,
+            instructions=agent.instructions,
+            toolsets=[tools],
+            model_settings=SETTINGS,
+        )
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.orchestrator is not None, "start() first"
+        try:
+            result = await self.orchestrator.run(message, message_history=self.history, usage_limits=TURN_LIMITS)
+        except RequestRefused:
+            refusal = self.spec.guardrail.refusal
+            self.history = [*self.history, *_exchange(message, refusal)]
+            return TurnResult(refusal, GUARDRAIL)
+        self.history = result.output.messages
+        return TurnResult(result.output.answer, result.output.agent)
+
+    async def aclose(self) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            await self.client.close()
+
+
+class PydanticAIBuild(AgentBuild):
+    framework = "pydantic_ai"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        conversation = PydanticAIConversation(spec, model, mcp)
+        try:
+            await conversation.start()
+        except BaseException:
+            await conversation.aclose()
+            raise
+        return conversation
+
+
+BUILD = PydanticAIBuild()
