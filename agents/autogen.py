@@ -1,0 +1,240 @@
+"""The AutoGen build (``autogen-agentchat`` / ``autogen-ext`` 0.7.5): a ``SelectorGroupChat`` of a guardrail and two
+specialists, the orchestrator being the team's speaker selector.
+
+How the system maps onto AutoGen:
+
+- Routing: the orchestrator is the ``SelectorGroupChat``'s model-based speaker selection. Its
+  ``selector_prompt`` is the spec's orchestrator instructions followed by AutoGen's usual "select the next role
+  from {participants}" prompt, over the participants' descriptions (each specialist's handoff description)
+  and the transcript. A ``candidate_func`` offers only the specialists, so the selector never picks the
+  guardrail, and the selected specialist answers the turn.
+- Handoff: AutoGen's group-chat turn-taking: the selected ``AssistantAgent`` speaks next and sees the shared
+  transcript. The turn's agent is the source of the team's final message.
+- Guardrail: a ``selector_func`` (AutoGen's hook for overriding model selection) gives the first word on every
+  new user message to a guardrail ``AssistantAgent`` with ``output_content_type=Verdict`` (structured output,
+  a ``response_format`` JSON schema) and a one-message ``BufferedChatCompletionContext``, so it judges only the
+  latest request. A ``FunctionalTermination`` ends the run on a refusing verdict, so no specialist and no tool
+  runs; the spec's refusal is the answer. AgentChat 0.7 has no guardrail primitive: this is its pattern.
+- Termination: ``SourceMatchTermination`` on the specialists (one answer per user turn) or the refusal.
+- Memory: the team itself. ``team.run(task=...)`` is called once per user turn and the team is never reset,
+  so the selector's and the specialists' model contexts keep the earlier turns (user messages,
+  answers, tool calls, refusals), and a follow-up is routed and answered in their light. The specialists'
+  ``SpecialistContext`` leaves the guardrail's approvals out: they say nothing, and left in, an approval and not
+  the request would be the last user message a specialist reads.
+- MCP adapter: ``McpWorkbench(StreamableHttpServerParams(url, headers))``, one per specialist. 0.7.5's
+  ``McpWorkbench`` has no tool filter (only ``tool_overrides``, which rename), so ``AllowListWorkbench`` (a
+  subclass) lists only the specialist's allow-list and refuses any other name; ``AssistantAgent`` only calls
+  tools its workbench lists, so the allow-list holds. The filtered list is cached per connection: the workbench
+  lists tools before every model call and every tool call, and the server's tools do not change.
+- Model client: ``OpenAIChatCompletionClient(base_url=..., model_info=...)`` (Chat Completions), one per
+  conversation, ``temperature=0``. ``model_info`` declares function calling and structured output because the
+  gateway's model name is not one AutoGen knows; its family is "unknown", so the selector prompt goes out as a
+  user message (AutoGen does that for non-OpenAI families). Runtime tracing is off: the team gets its own
+  ``SingleThreadedAgentRuntime`` with a ``NoOpTracerProvider``.
+- Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
+  asks the model for an answer with ``tool_choice="none"``.
+
+Workarounds (autogen-agentchat / autogen-ext 0.7.5):
+
+- ``McpWorkbench`` has no allow-list (see above); its HTTP timeout is raised from 30 s to the vanilla build's
+  60 s for the RAG tool on a loaded machine.
+- ``SelectorGroupChat`` documents ``allow_repeated_speaker`` as ignored when a ``candidate_func`` is given, but
+  its selection retry loop still rejects the previous speaker unless it is True; a follow-up for the same
+  specialist then costs three rejected selections and a fallback. Hence ``allow_repeated_speaker=True``.
+
+README row: SelectorGroupChat | speaker | team state | guard agent | McpWorkbench subclass | OpenAIChatCompletionClient
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.conditions import FunctionalTermination, SourceMatchTermination
+from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage, TextMessage
+from autogen_agentchat.teams import SelectorGroupChat
+from autogen_core import CancellationToken, SingleThreadedAgentRuntime
+from autogen_core.model_context import BufferedChatCompletionContext, UnboundedChatCompletionContext
+from autogen_core.models import LLMMessage, ModelFamily, ModelInfo, UserMessage
+from autogen_core.tools import TextResultContent, ToolResult, ToolSchema
+from autogen_ext.models.openai import OpenAIChatCompletionClient
+from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
+from opentelemetry.trace import NoOpTracerProvider
+from pydantic import BaseModel
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
+
+MAX_TOOL_ROUNDS = 8
+MCP_TIMEOUT_S = 60
+MODEL_INFO = ModelInfo(
+    vision=False, function_calling=True, json_output=True, structured_output=True, family=ModelFamily.UNKNOWN
+)
+SELECTOR_PROMPT = """{instructions}
+
+The following roles are available:
+{{roles}}
+
+Read the following conversation. Then select the next role from {{participants}} to play. Only return the role.
+
+{{history}}"""
+
+Thread = Sequence[BaseAgentEvent | BaseChatMessage]
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+class AllowListWorkbench(McpWorkbench):
+    """An ``McpWorkbench`` that offers and runs only the named tools (0.7.5's workbench cannot filter)."""
+
+    def __init__(self, server_params: StreamableHttpServerParams, allowed: Iterable[str]) -> None:
+        super().__init__(server_params)
+        self.allowed = frozenset(allowed)
+        self._listed: list[ToolSchema] | None = None
+
+    async def list_tools(self) -> list[ToolSchema]:
+        if self._listed is None:
+            self._listed = [tool for tool in await super().list_tools() if tool["name"] in self.allowed]
+        return self._listed
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any] | None = None,
+        cancellation_token: CancellationToken | None = None,
+        call_id: str | None = None,
+    ) -> ToolResult:
+        if name not in self.allowed:
+            return ToolResult(name=name, result=[TextResultContent(content=f"{name} is not available")], is_error=True)
+        return await super().call_tool(name, arguments, cancellation_token, call_id)
+
+    async def stop(self) -> None:
+        self._listed = None
+        await super().stop()
+
+
+class SpecialistContext(UnboundedChatCompletionContext):
+    """A specialist's memory of the transcript without the guardrail's approvals.
+
+    An approval says nothing about the request, and left in, it (not the request) would be the last user message
+    a specialist reads. Refusals stay: a later turn must see that an earlier request was refused, not unanswered.
+    """
+
+    async def add_message(self, message: LLMMessage) -> None:
+        approval = (
+            isinstance(message, UserMessage)
+            and message.source == GUARDRAIL
+            and isinstance(message.content, str)
+            and Verdict.model_validate_json(message.content).allowed
+        )
+        if not approval:
+            await super().add_message(message)
+
+
+def _refused(thread: Thread) -> bool:
+    return any(
+        isinstance(m, StructuredMessage) and isinstance(m.content, Verdict) and not m.content.allowed for m in thread
+    )
+
+
+class AutoGenConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.client = OpenAIChatCompletionClient(
+            model=model.model,
+            base_url=model.base_url,
+            api_key=model.api_key,
+            model_info=MODEL_INFO,
+            temperature=0,
+            max_retries=0,
+        )
+        server = StreamableHttpServerParams(url=mcp.url, headers=mcp.headers, timeout=MCP_TIMEOUT_S)
+        self.workbenches = [AllowListWorkbench(server, agent.tools) for agent in spec.specialists]
+        self._started: list[McpWorkbench] = []
+        self.specialists = [self._specialist(a, wb) for a, wb in zip(spec.specialists, self.workbenches, strict=True)]
+        guardrail = AssistantAgent(
+            GUARDRAIL,
+            self.client,
+            description="Checks every new user request against the usage policy before anyone answers it.",
+            system_message=spec.guardrail.instructions,
+            output_content_type=Verdict,
+            model_context=BufferedChatCompletionContext(buffer_size=1),  # the latest request, not the history
+        )
+        names = [agent.name for agent in self.specialists]
+        self.runtime = SingleThreadedAgentRuntime(
+            tracer_provider=NoOpTracerProvider(), ignore_unhandled_exceptions=False
+        )
+        self.team = SelectorGroupChat(
+            [guardrail, *self.specialists],
+            model_client=self.client,
+            selector_prompt=SELECTOR_PROMPT.format(instructions=spec.orchestrator_instructions),
+            selector_func=self._guardrail_first,
+            candidate_func=lambda _thread: names,
+            allow_repeated_speaker=True,  # consecutive turns often go to the same specialist
+            termination_condition=SourceMatchTermination(names) | FunctionalTermination(_refused),
+            custom_message_types=[StructuredMessage[Verdict]],
+            runtime=self.runtime,
+        )
+
+    def _specialist(self, agent: AgentSpec, workbench: McpWorkbench) -> AssistantAgent:
+        return AssistantAgent(
+            agent.name,
+            self.client,
+            workbench=workbench,
+            description=agent.handoff_description,
+            system_message=agent.instructions,
+            model_context=SpecialistContext(),
+            max_tool_iterations=MAX_TOOL_ROUNDS,
+            reflect_on_tool_use=True,
+        )
+
+    @staticmethod
+    def _guardrail_first(thread: Thread) -> str | None:
+        latest = thread[-1] if thread else None
+        return GUARDRAIL if isinstance(latest, TextMessage) and latest.source == "user" else None
+
+    async def start(self) -> None:
+        for workbench in self.workbenches:
+            await workbench.start()
+            self._started.append(workbench)
+        self.runtime.start()
+
+    async def send(self, message: str) -> TurnResult:
+        result = await self.team.run(task=message)
+        if _refused(result.messages):
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+        names = {agent.name for agent in self.specialists}
+        answers = [m for m in result.messages if isinstance(m, BaseChatMessage) and m.source in names]
+        if not answers:
+            raise RuntimeError(f"the team stopped without a specialist's answer: {result.stop_reason}")
+        return TurnResult(answers[-1].to_text(), answers[-1].source)
+
+    async def aclose(self) -> None:
+        try:
+            await self.runtime.close()
+        finally:
+            try:
+                for workbench in reversed(self._started):
+                    await workbench.stop()
+            finally:
+                await self.client.close()
+
+
+class AutoGenBuild(AgentBuild):
+    framework = "autogen"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        conversation = AutoGenConversation(spec, model, mcp)
+        try:
+            await conversation.start()
+        except BaseException:
+            await conversation.aclose()
+            raise
+        return conversation
+
+
+BUILD = AutoGenBuild()
