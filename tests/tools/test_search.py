@@ -278,8 +278,7 @@ async def test_searxng_unreachable() -> None:
 
 def test_snippet_turns_markdown_into_readable_text() -> None:
     body = (
-        "# Retention\n\n- **Starter:** 30 days\n- **Team:** 13 months\n\n"
-        "| Plan | Seats |\n|---|---|\n| Team | 25 |\n"
+        "# Retention\n\n- **Starter:** 30 days\n- **Team:** 13 months\n\n| Plan | Seats |\n|---|---|\n| Team | 25 |\n"
     )
     snippet = make_snippet(body, "starter retention")
     assert "Starter: 30 days; Team: 13 months" in snippet
