@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 QUIET_ENV = {
     "CREWAI_DISABLE_TELEMETRY": "true",
     "CREWAI_DISABLE_TRACKING": "true",
+    "CREWAI_TRACING_ENABLED": "false",
     "OTEL_SDK_DISABLED": "true",
     "LANGCHAIN_TRACING_V2": "false",
     "LANGSMITH_TRACING": "false",

@@ -8,7 +8,8 @@ visibly. Nothing is remembered between calls: progress is read from the messages
 Recognised patterns (details in the module named in brackets):
 
 1. Which turn [turns]: a turn's ``user`` text inside the latest user message (whitespace-normalised,
-   case-folded substring; the match ending last, then the longest), else inside any message, latest first.
+   case-folded substring, also in JSON-string form; the match ending last, then the longest), else inside
+   any message, latest first.
 2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's or a
    specialist's instructions inside a system/developer (else user) message; a speaker-selection prompt
    ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a request

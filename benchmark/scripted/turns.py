@@ -5,11 +5,13 @@ so a turn is recognised by its ``user`` text occurring, whitespace-normalised an
 message: first the latest user-role message, then every message, latest first. When several turns occur in
 one message the one occurring *last* wins (a wrapper that replays history puts the current request after
 it), then the longest (``Convert 5 km`` inside ``Convert 5 km to miles``). Turns with identical text are told
-apart by how many user messages carried that text so far.
+apart by how many user messages carried that text so far. The text also counts in its JSON string form
+(``M\\u00fcnchen``, ``\\"``): some frameworks pass the conversation to a model as a JSON document.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from benchmark.scripted.messages import Message, RequestView, normalise
@@ -23,19 +25,26 @@ class TurnMatch:
     message_index: int  # the message the turn's text was found in; this turn's work comes after it
 
 
+def _forms(user: str) -> tuple[str, ...]:
+    """A turn's text as it may appear: normalised, and normalised inside a JSON string (escapes and all)."""
+    plain = normalise(user)
+    escaped = normalise(json.dumps(user)[1:-1])
+    return (plain,) if escaped == plain else (plain, escaped)
+
+
 def _best_in(task: Task, text: str) -> int | None:
     best: tuple[int, int] | None = None
     chosen: int | None = None
     for index, turn in enumerate(task.turns):
-        wanted = normalise(turn.user)
-        if not wanted:
-            continue
-        position = text.rfind(wanted)
-        if position < 0:
-            continue
-        score = (position + len(wanted), len(wanted))
-        if best is None or score > best:
-            best, chosen = score, index
+        for wanted in _forms(turn.user):
+            if not wanted:
+                continue
+            position = text.rfind(wanted)
+            if position < 0:
+                continue
+            score = (position + len(wanted), len(wanted))
+            if best is None or score > best:
+                best, chosen = score, index
     return chosen
 
 
@@ -44,10 +53,13 @@ def _disambiguate(task: Task, chosen: int, view: RequestView, message_index: int
     twins = [i for i, turn in enumerate(task.turns) if normalise(turn.user) == wanted]
     if len(twins) == 1:
         return chosen
+    forms = _forms(task.turns[chosen].user)
     seen = sum(
         1
         for message in view.messages
-        if message.role == "user" and message.index <= message_index and wanted in normalise(message.text)
+        if message.role == "user"
+        and message.index <= message_index
+        and any(form in normalise(message.text) for form in forms)
     )
     return twins[min(max(seen, 1), len(twins)) - 1]
 

@@ -1,0 +1,270 @@
+"""The CrewAI build (``crewai`` 1.15): a conversational ``Flow`` whose router step picks the specialist agent.
+
+Why a Flow and not a crew with ``Process.hierarchical``: the system routes each turn to exactly one specialist
+who answers the user directly, and a refused turn must run nothing. A hierarchical crew's manager agent
+delegates through the "Delegate work to coworker" tool, may delegate several times or answer itself, and
+rewrites the coworker's answer as its own final answer, so neither "exactly one specialist" nor "who
+answered" would hold. CrewAI's own guidance is Flows for control, crews for autonomy; 1.15 ships conversational
+Flows (``ConversationConfig`` + ``RouterConfig``, driven by ``handle_turn``) for exactly this chat-routing shape.
+
+How the system maps onto CrewAI:
+
+- Routing: the conversational Flow's built-in router step (``route_conversation``), an LLM call with the
+  orchestrator instructions as ``RouterConfig.prompt``, the specialists' handoff descriptions as
+  ``route_descriptions`` and a ``Route`` model (a ``Literal`` of the two specialist names) as its structured
+  ``response_format``; CrewAI sends the conversation to it as a JSON document. ``builtin_routes = ()`` drops
+  the chit-chat (``converse``) and ``end`` routes, and the router has no default or fallback route: every
+  allowed turn goes to a specialist, and a failed routing call raises instead of quietly chatting.
+- Handoff: each route label is a ``@listen`` step that builds that specialist's ``Agent`` (role = title, goal
+  = handoff description, backstory = the spec's instructions, which CrewAI puts in the system message;
+  ``max_iter`` bounds the tool loop) and runs ``Agent.kickoff_async`` on the conversation so far. Agents are
+  built per turn: in 1.15.30 ``Agent._prepare_kickoff`` appends the ``mcps`` tools to ``agent.tools`` on
+  every kickoff, so a reused agent would offer each tool once more per turn.
+- Memory: the Flow's ``ConversationState``, one Flow per conversation. ``handle_turn`` appends the user
+  message, the step's returned answer becomes the assistant message, and the router context and
+  ``build_agent_context`` both carry that history, so "And in Paris?" reaches the router and the specialist
+  with the London turn. CrewAI's ``Memory`` (LLM-extracted facts in a LanceDB vector store, embedded with
+  OpenAI by default) is long-term recall, not chat history; the Flow's automatic one is switched off
+  (``_skip_auto_memory``, as CrewAI's own internal flows do) so no embedder or vector store is touched.
+- Guardrail: CrewAI's guardrails (``Task``/``Agent`` ``guardrail=``, ``LLMGuardrail``) validate *outputs*;
+  the documented place for an input gate in a conversational Flow is ``route_turn`` ("permission gates before
+  the LLM decision"). It makes a structured ``LLM.call`` (``response_model=Verdict``: ``allowed``, ``reason``)
+  with the guardrail instructions and the latest message, and a refused request takes the ``guardrail`` route,
+  a step that answers with the spec's refusal (recorded in the history like any answer) and runs no agent or
+  tool. An unreadable verdict lets the request through, as the vanilla build does.
+- MCP adapter: CrewAI's native MCP support (``crewai.mcp``; crewai-tools' ``MCPServerAdapter`` is not
+  installed): each specialist gets ``mcps=[MCPServerHTTP(url, headers, tool_filter=create_static_tool_filter
+  (allowed_tool_names=...))]``, so it only ever sees its allow-listed tools. CrewAI opens a fresh streamable
+  HTTP session per tool discovery (each kickoff) and per tool call; nothing stays open between turns.
+- Model client: one ``crewai.LLM(model="openai/<model>", base_url=..., api_key=...)`` per conversation: the
+  native OpenAI provider on Chat Completions (``api="completions"``; ``custom_openai=True`` so it never falls
+  back to, or counts tokens with, the Responses API, which the gateway lacks), ``temperature=0``. The router,
+  guardrail and both agents share it. CrewAI's context defaults are kept: for a model it does not know it
+  assumes an 8k window, and a tool result over a quarter of that is replaced by a preview plus CrewAI's
+  ``read_a_deferred_tool_result`` tool (``use_better_compaction``).
+- Async: ``Flow.handle_turn`` is synchronous in 1.15 (``kickoff`` starts its own event loop), so ``send``
+  runs it in a worker thread with ``asyncio.to_thread``; inside the Flow the specialist steps are ``async``
+  and use ``Agent.kickoff_async``.
+- Per-conversation Flow class: ``ConversationConfig`` (router prompt and LLM) is class-level, and the Python
+  DSL projects only a class's own steps (inherited ``@listen`` methods never run), so ``assistant_flow``
+  defines the class for each conversation's spec and endpoints.
+
+Workarounds (crewai 1.15.30, Python 3.11):
+
+- Tool names: CrewAI names each MCP tool ``<server name from the URL>_<tool>`` and cuts names over 64
+  characters to a hash (``MCPNativeTool``, ``sanitize_tool_name``); the trial-tagged path ``/t/<trial>/mcp``
+  makes nearly every name too long, losing the tool's own name. The build connects to the server's plain
+  ``/mcp`` and sends the trial in the ``X-Trial-Id`` header (``McpEndpoint.headers``) instead.
+- Every MCP tool call failed after the server had run it ("Error during MCP client disconnect: no running
+  event loop"). ``HTTPTransport.connect`` enters the SDK's streamable HTTP context under ``asyncio.wait_for``,
+  which on 3.11 is another task, so closing it raises anyio's "exit cancel scope in a different task"; CrewAI
+  means to ignore that as teardown noise, but ``MCPNativeTool._run`` starts ``asyncio.run`` inside ``except
+  RuntimeError`` (its no-loop probe), so the probe's error is chained to the noise and reported as the real
+  failure. The build replaces ``MCPNativeTool._run`` with the same call made after the ``except`` block
+  (related upstream attempt: crewAIInc/crewAI#4634). Agent steps run tools in threads without a loop, so every
+  call took the broken branch.
+- Quiet and contained: before crewai is imported the build sets the telemetry and tracing opt-outs
+  (``CREWAI_DISABLE_TELEMETRY``/``_TRACKING``, ``OTEL_SDK_DISABLED``, ``CREWAI_TRACING_ENABLED=false`` so the
+  first-run tracing prompt never appears, ``CREWAI_DISABLE_VERSION_CHECK``); the Flow runs with
+  ``tracing=False`` and ``suppress_flow_events=True``, and each turn with ``set_suppress_console_output`` (the
+  global console listener prints a panel for every agent and MCP event whatever ``verbose`` says). CrewAI
+  writes at import and at every Flow creation under the home directory (``~/.config/crewai/settings.json``,
+  ``~/.local/share/crewai/credentials/secret.key``, ``~/.local/share/<cwd name>/``), with no setting but
+  ``HOME``/``XDG_DATA_HOME``; the worker process hosts only this build, so the build points both at a private
+  folder under the temp directory first.
+- Cleanup: ``aclose`` has nothing to close: the MCP sessions are per call, and ``crewai.LLM`` exposes no
+  close for its OpenAI clients (they go with the conversation).
+
+README row: Flow router step | @listen step → Agent | ConversationState | route_turn gate | MCPServerHTTP | crewai.LLM
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field, ValidationError
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.spec import GUARDRAIL, LEGAL, OPERATIONAL, SystemSpec
+
+
+def _keep_crewai_quiet_and_contained() -> None:
+    """Telemetry, tracing and version checks off, and CrewAI's home-directory files under the temp folder."""
+    for name, value in {
+        "CREWAI_DISABLE_TELEMETRY": "true",
+        "CREWAI_DISABLE_TRACKING": "true",
+        "OTEL_SDK_DISABLED": "true",
+        "CREWAI_TRACING_ENABLED": "false",
+        "CREWAI_DISABLE_VERSION_CHECK": "true",
+        "CREWAI_STORAGE_DIR": "afbench",
+    }.items():
+        os.environ.setdefault(name, value)
+    home = Path(tempfile.gettempdir()) / f"afbench-crewai-{os.getuid()}"
+    home.mkdir(mode=0o700, exist_ok=True)
+    os.environ["HOME"] = str(home)
+    os.environ["XDG_DATA_HOME"] = str(home / ".local" / "share")
+
+
+_keep_crewai_quiet_and_contained()
+
+from crewai import LLM, Agent  # noqa: E402
+from crewai.events.utils.console_formatter import set_suppress_console_output  # noqa: E402
+from crewai.flow import ConversationConfig, ConversationState, Flow, RouterConfig, listen  # noqa: E402
+from crewai.mcp import MCPServerHTTP, create_static_tool_filter  # noqa: E402
+from crewai.tools.mcp_native_tool import MCPNativeTool  # noqa: E402
+
+MAX_TOOL_ROUNDS = 8
+
+_crewai_mcp_tool_run = MCPNativeTool._run
+
+
+def _run_mcp_tool(self: MCPNativeTool, **kwargs: Any) -> Any:
+    """``MCPNativeTool._run`` with its event loop started outside an ``except`` block (see the docstring)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        return _crewai_mcp_tool_run(self, **kwargs)  # crewai's own branch for a running loop is sound
+    try:
+        return asyncio.run(self._run_async(**kwargs))
+    except Exception as exc:
+        raise RuntimeError(f"Error executing MCP tool {self.original_tool_name}: {exc!s}") from exc
+
+
+MCPNativeTool._run = _run_mcp_tool  # type: ignore[method-assign]
+
+
+class Route(BaseModel):
+    """The orchestrator's decision: the one specialist who answers this turn."""
+
+    route: Literal["legal_expert", "operational_agent"] = Field(description="The specialist to hand the turn to.")
+
+
+class Verdict(BaseModel):
+    """The input guardrail's decision on the latest request."""
+
+    allowed: bool = Field(description="True if the request may be answered.")
+    reason: str = Field(description="A short reason for the decision.")
+
+
+def _plain_mcp_url(mcp: McpEndpoint) -> str:
+    """The server's ``/mcp`` without the trial prefix (the trial goes in ``X-Trial-Id``); see the docstring."""
+    return mcp.url.replace(f"/t/{mcp.trial_id}/mcp", "/mcp")
+
+
+def assistant_flow(spec: SystemSpec, llm: LLM, mcp: McpEndpoint) -> Flow[ConversationState]:
+    """A new conversation's Flow. The class is made here: in crewai 1.15 ``ConversationConfig`` (the router's
+    prompt and LLM) is class-level and a Flow's steps must be its own, while the spec and endpoints come per
+    conversation."""
+    router = RouterConfig(
+        prompt=spec.orchestrator_instructions,
+        llm=llm,
+        response_format=Route,
+        routes=list(spec.routes),
+        route_descriptions={agent.name: agent.handoff_description for agent in spec.specialists},
+        default_intent=None,
+        fallback_intent=None,
+        intent_field="route",
+    )
+    mcp_url = _plain_mcp_url(mcp)
+
+    @ConversationConfig(system_prompt="", router=router)
+    class KestrelAssistant(Flow[ConversationState]):
+        """The guardrail gate and router step, then the chosen specialist's step."""
+
+        builtin_routes: ClassVar[tuple[str, ...]] = ()  # no chit-chat or "end" route: a specialist answers
+        _skip_auto_memory: bool = True  # the chat history is the state; no LanceDB long-term memory
+
+        def route_turn(self, context: dict[str, Any]) -> str | None:
+            if not self.allowed(str(context.get("current_user_message") or "")):
+                return GUARDRAIL
+            route = super().route_turn(context)
+            if route not in spec.routes:
+                raise RuntimeError(f"the orchestrator routed to no specialist (route: {route!r})")
+            return route
+
+        def allowed(self, request: str) -> bool:
+            messages: list[Any] = [
+                {"role": "system", "content": spec.guardrail.instructions},
+                {"role": "user", "content": request},
+            ]
+            try:
+                verdict = llm.call(messages, response_model=Verdict)
+                if not isinstance(verdict, Verdict):
+                    verdict = Verdict.model_validate_json(str(verdict))
+            except ValidationError:
+                return True  # an unreadable verdict must not silently refuse a legitimate request
+            return verdict.allowed
+
+        @listen(GUARDRAIL)
+        def refuse(self) -> str:
+            return spec.guardrail.refusal
+
+        # Steps are not named like their route labels: labels and "method finished" events share one namespace.
+        @listen(LEGAL)
+        async def ask_legal_expert(self) -> str:
+            return await self.consult(LEGAL)
+
+        @listen(OPERATIONAL)
+        async def ask_operational_agent(self) -> str:
+            return await self.consult(OPERATIONAL)
+
+        async def consult(self, name: str) -> str:
+            agent = spec.agent(name)
+            tools = MCPServerHTTP(
+                url=mcp_url,
+                headers=mcp.headers,
+                tool_filter=create_static_tool_filter(allowed_tool_names=list(agent.tools)),
+            )
+            specialist = Agent(
+                role=agent.title,
+                goal=agent.handoff_description,
+                backstory=agent.instructions,
+                llm=llm,
+                mcps=[tools],
+                max_iter=MAX_TOOL_ROUNDS,
+                verbose=False,
+            )
+            output = await specialist.kickoff_async(self.build_agent_context(name))
+            return output.raw
+
+    return KestrelAssistant(tracing=False, suppress_flow_events=True)
+
+
+class CrewAIConversation:
+    def __init__(self, flow: Flow[ConversationState]) -> None:
+        self.flow = flow
+
+    async def send(self, message: str) -> TurnResult:
+        answer = await asyncio.to_thread(self._turn, message)
+        return TurnResult(str(answer), str(self.flow.state.last_intent))
+
+    def _turn(self, message: str) -> Any:
+        set_suppress_console_output(True)  # this thread's context only: no Rich panel per agent and MCP event
+        return self.flow.handle_turn(message)
+
+    async def aclose(self) -> None:
+        return None
+
+
+class CrewAIBuild(AgentBuild):
+    framework = "crewai"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        llm = LLM(
+            model=f"openai/{model.model}",
+            base_url=model.base_url,
+            api_key=model.api_key,
+            api="completions",
+            custom_openai=True,
+            temperature=0,
+        )
+        return CrewAIConversation(assistant_flow(spec, llm, mcp))
+
+
+BUILD = CrewAIBuild()
