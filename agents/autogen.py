@@ -63,7 +63,7 @@ from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
 from opentelemetry.trace import NoOpTracerProvider
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -228,13 +228,7 @@ class AutoGenBuild(AgentBuild):
     framework = "autogen"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        conversation = AutoGenConversation(spec, model, mcp)
-        try:
-            await conversation.start()
-        except BaseException:
-            await conversation.aclose()
-            raise
-        return conversation
+        return await started(AutoGenConversation(spec, model, mcp))
 
 
 BUILD = AutoGenBuild()

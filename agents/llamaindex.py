@@ -53,7 +53,7 @@ from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 ORCHESTRATOR_DESCRIPTION = "Routes each user request to the one specialist who should answer it."
@@ -161,13 +161,7 @@ class LlamaIndexBuild(AgentBuild):
     framework = "llamaindex"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        conversation = LlamaIndexConversation(spec, model, mcp)
-        try:
-            await conversation.start()
-        except BaseException:
-            await conversation.aclose()
-            raise
-        return conversation
+        return await started(LlamaIndexConversation(spec, model, mcp))
 
 
 BUILD = LlamaIndexBuild()

@@ -56,7 +56,7 @@ from agents.mcp import MCPServerStreamableHttp, create_static_tool_filter
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 MAX_TURNS = 10  # model calls per user turn: the orchestrator's handoff, then the specialist's tool loop
@@ -176,13 +176,7 @@ class OpenAIAgentsBuild(AgentBuild):
     framework = "openai_agents"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        conversation = OpenAIAgentsConversation(spec, model, mcp)
-        try:
-            await conversation.start()
-        except BaseException:
-            await conversation.aclose()
-            raise
-        return conversation
+        return await started(OpenAIAgentsConversation(spec, model, mcp))
 
 
 BUILD = OpenAIAgentsBuild()

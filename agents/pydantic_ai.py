@@ -69,7 +69,7 @@ from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.run import AgentRunResult
 from pydantic_ai.toolsets import AbstractToolset
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
@@ -207,13 +207,7 @@ class PydanticAIBuild(AgentBuild):
     framework = "pydantic_ai"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        conversation = PydanticAIConversation(spec, model, mcp)
-        try:
-            await conversation.start()
-        except BaseException:
-            await conversation.aclose()
-            raise
-        return conversation
+        return await started(PydanticAIConversation(spec, model, mcp))
 
 
 BUILD = PydanticAIBuild()

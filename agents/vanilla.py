@@ -17,7 +17,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -152,9 +152,7 @@ class VanillaBuild(AgentBuild):
     framework = "vanilla"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        conversation = VanillaConversation(spec, model, mcp)
-        await conversation.start()
-        return conversation
+        return await started(VanillaConversation(spec, model, mcp))
 
 
 BUILD = VanillaBuild()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, TypeVar
 
 from benchmark.spec import SystemSpec
 
@@ -53,3 +53,22 @@ class AgentBuild(ABC):
     @abstractmethod
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
         """Start one conversation (its own memory) against these endpoints."""
+
+
+class Startable(Protocol):
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+StartableT = TypeVar("StartableT", bound=Startable)
+
+
+async def started(conversation: StartableT) -> StartableT:
+    """``await conversation.start()``; if that fails, close what it opened (sessions, clients) and re-raise."""
+    try:
+        await conversation.start()
+    except BaseException:
+        await conversation.aclose()
+        raise
+    return conversation

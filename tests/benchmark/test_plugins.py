@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from benchmark import plugins
+from benchmark.contract import started
 from benchmark.plugins import PluginError, load_build
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,3 +42,23 @@ def test_plugin_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "pydantic_ai.py").write_text(vanilla, encoding="utf-8")
     with pytest.raises(PluginError, match=r"BUILD\.framework is 'vanilla', expected 'pydantic_ai'"):
         load_build("pydantic_ai")
+
+
+async def test_started_closes_a_conversation_whose_start_failed() -> None:
+    class Conversation:
+        def __init__(self, fail: bool) -> None:
+            self.fail, self.closed = fail, False
+
+        async def start(self) -> None:
+            if self.fail:
+                raise ConnectionError("MCP server unreachable")
+
+        async def aclose(self) -> None:
+            self.closed = True
+
+    good = await started(Conversation(fail=False))
+    assert not good.closed
+    bad = Conversation(fail=True)
+    with pytest.raises(ConnectionError, match="unreachable"):
+        await started(bad)
+    assert bad.closed
