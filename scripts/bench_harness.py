@@ -9,11 +9,11 @@ only ratios and same-run differences are reported):
    result) directly and through the gateway's upstream backend, in alternating rounds; JSON and streamed,
    with and without upstream usage (without it the gateway counts tokens with tiktoken). The difference of
    medians is what the gateway adds to each call.
-2. **Runner, per trial.** ``run_benchmark`` runs a suite with one build on the scripted model. The runner's
-   share is the run's wall time outside the builds' own conversations (from the first trial's start to the
-   last trial's end, minus the sum of the conversation times the workers measured), per trial: registering
-   the trial, passing it to the worker, collecting the gateway's records and the server's log, scoring,
-   writing results.jsonl.
+2. **Runner, per trial.** ``run_benchmark`` runs a suite with the builds on the scripted model. The runner's
+   share is the time between the end of one trial's conversation (as the worker measured it) and the start
+   of the next trial of the same framework: collecting the gateway's records and the server's log, scoring,
+   writing results.jsonl, handing the next trial to the worker. Worker start-up (a framework's import) is a
+   once-per-run cost that the report shows as import time, not counted here.
 
 The share of trial wall time is ``(runner per trial + model calls per trial × gateway per call) / (trial
 wall + runner per trial)``, for the scripted run (the worst case: the scripted model answers in about a
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import statistics
 import sys
@@ -90,9 +91,14 @@ def specialist_request(stream: bool) -> dict[str, Any]:
 
 async def _timed_calls(client: httpx.AsyncClient, url: str, body: dict[str, Any], calls: int) -> list[float]:
     times = []
-    for _ in range(calls):
+    messages = body["messages"]
+    for number in range(calls):
+        # Each call carries a tool result the gateway has not seen, as in a conversation (the system prompt
+        # and the tools repeat; the latest result does not), so its token counting is not flattered.
+        fresh = {**messages[-1], "content": f"{messages[-1]['content']} (call {number} {time.perf_counter_ns()})"}
+        call = {**body, "messages": [*messages[:-1], fresh]}
         clock = time.perf_counter()
-        async with client.stream("POST", url, json=body) as response:
+        async with client.stream("POST", url, json=call) as response:
             async for _chunk in response.aiter_bytes():
                 pass
             if response.status_code != 200:
@@ -146,20 +152,23 @@ def measure_runner(frameworks: list[str], suite: str) -> dict[str, Any]:
         outcome = asyncio.run(run_benchmark(request, progress=False))
         elapsed = time.time() - clock
     trials: list[TrialRecord] = [t for t in outcome.trials if t.infra_error is None]
-    first = min(t.started_at for t in trials)
-    last = max(t.started_at + t.wall_s for t in trials)
-    span = last - first
-    inside = sum(t.wall_s for t in trials)
+    # Between two trials of one framework the runner does its per-trial work (hand the next trial to the worker,
+    # collect the last one's gateway records and server log, score, write); the first trial of each framework
+    # also waits for its worker to start and import the build, which the report shows as import time instead.
+    gaps = []
+    for framework in frameworks:
+        own = sorted((t for t in trials if t.framework == framework), key=lambda t: t.started_at)
+        gaps += [b.started_at - (a.started_at + a.wall_s) for a, b in itertools.pairwise(own)]
     return {
         "frameworks": frameworks,
         "suite": suite,
         "trials": len(trials),
         "passed": sum(t.passed for t in trials),
         "run_elapsed_s": round(elapsed, 2),
-        "start_up_s": round(first - clock, 2),
-        "trial_wall_mean_s": round(inside / len(trials), 4),
-        "runner_per_trial_s": round(max(0.0, span - inside) / len(trials), 4),
-        "model_calls_per_trial": round(sum(len(t.model_calls) for t in trials) / len(trials), 2),
+        "start_up_s": round(min(t.started_at for t in trials) - clock, 2),
+        "trial_wall_mean_s": round(statistics.fmean(t.wall_s for t in trials), 4),
+        "runner_per_trial_s": round(statistics.fmean(gaps), 4),
+        "model_calls_per_trial": round(statistics.fmean(len(t.model_calls) for t in trials), 2),
     }
 
 
@@ -190,7 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     runner = measure_runner(args.frameworks.split(","), args.suite)
     # The gateway's cost on the runs' own path: JSON replies, usage counted locally (as the scripted model does).
     added_ms = max(0.0, max(row["added_ms"] for row in gateway))
-    result = {"gateway": gateway, "runner": runner, **shares(runner, added_ms, args.model_latency)}
+    result: dict[str, Any] = {"gateway": gateway, "runner": runner, **shares(runner, added_ms, args.model_latency)}
     if args.json:
         print(json.dumps(result, indent=2))
     else:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from benchmark.gateway.completions import ToolCallOut
 from benchmark.scripted.messages import content_text
 from tools._tokens import count_tokens
+
+# Agents resend the same system prompts, tool schemas and earlier turns on every call of a conversation, so
+# most texts have been counted before: counting each once keeps the gateway's cost per call flat.
+_count = lru_cache(maxsize=4096)(count_tokens)
 
 PER_MESSAGE = 3  # <|start|>role ... <|end|>
 REPLY_PRIMING = 3  # every reply is primed with <|start|>assistant<|message|>
@@ -24,19 +29,19 @@ def prompt_tokens(messages: Sequence[Any], tools: Sequence[Any]) -> int:
     for message in messages:
         if not isinstance(message, dict):
             continue
-        total += PER_MESSAGE + count_tokens(str(message.get("role", "")))
-        total += count_tokens(content_text(message.get("content")))
+        total += PER_MESSAGE + _count(str(message.get("role", "")))
+        total += _count(content_text(message.get("content")))
         if message.get("tool_calls"):
-            total += count_tokens(json.dumps(message["tool_calls"], ensure_ascii=False))
+            total += _count(json.dumps(message["tool_calls"], ensure_ascii=False))
         if isinstance(message.get("name"), str):
-            total += count_tokens(message["name"])
+            total += _count(message["name"])
     if tools:
-        total += count_tokens(json.dumps(list(tools), ensure_ascii=False))
+        total += _count(json.dumps(list(tools), ensure_ascii=False))
     return total
 
 
 def completion_tokens(content: str | None, tool_calls: Sequence[ToolCallOut]) -> int:
-    total = count_tokens(content or "")
+    total = _count(content or "")
     for call in tool_calls:
-        total += count_tokens(call.name) + count_tokens(call.arguments)
+        total += _count(call.name) + _count(call.arguments)
     return total
