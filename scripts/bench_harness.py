@@ -21,6 +21,7 @@ millisecond, so nearly all the time is framework and tools) and for the same tri
 taking ``--model-latency`` seconds (a hosted model's order of magnitude).
 
     python scripts/bench_harness.py                    # vanilla on core; table
+    python scripts/bench_harness.py --frameworks all --suite core     # the figures in the README
     python scripts/bench_harness.py --frameworks vanilla,langgraph --suite smoke --json
 
 Goal (from the issue): harness overhead <= 5 % of trial wall time. ``--check`` exits 1 when it is missed.
@@ -47,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmark.gateway import Gateway, GatewayServer, UpstreamBackend
 from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
-from benchmark.runner.run import RunRequest, run_benchmark
+from benchmark.runner.run import RunRequest, resolve_frameworks, run_benchmark
 from benchmark.spec import OPERATIONAL, default_spec
 from mcp_server.catalog import build_tools
 from mcp_server.config import ServerConfig
@@ -186,7 +187,7 @@ def shares(runner: dict[str, Any], gateway_added_ms: float, model_latency_s: flo
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frameworks", default="vanilla")
+    parser.add_argument("--frameworks", default="vanilla", help="comma-separated builds, or all")
     parser.add_argument("--suite", default="core")
     parser.add_argument("--calls", type=int, default=100, help="gateway calls per round and side")
     parser.add_argument("--rounds", type=int, default=3)
@@ -196,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     gateway = measure_gateway(args.calls, args.rounds)
-    runner = measure_runner(args.frameworks.split(","), args.suite)
+    runner = measure_runner(resolve_frameworks(args.frameworks), args.suite)
     # The gateway's cost on the runs' own path: JSON replies, usage counted locally (as the scripted model does).
     added_ms = max(0.0, max(row["added_ms"] for row in gateway))
     result: dict[str, Any] = {"gateway": gateway, "runner": runner, **shares(runner, added_ms, args.model_latency)}
