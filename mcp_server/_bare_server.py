@@ -10,7 +10,6 @@ under the same uvicorn settings, so the load test's ratio shows what our layer c
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import warnings
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from starlette.applications import Starlette
 from starlette.routing import WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
-from mcp_server.http_app import MAX_BODY_BYTES
+from mcp_server.http_app import listening_socket, uvicorn_config
 from tools import calculator
 
 
@@ -60,20 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--log-level", default="warning")
     args = parser.parse_args(argv)
 
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
+    sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
     # The same uvicorn settings as `afbench serve --transport http`, so only the MCP layer differs.
-    config = uvicorn.Config(
-        build_app(args.host),
-        log_level=args.log_level,
-        ws="websockets-sansio",
-        ws_max_size=MAX_BODY_BYTES,
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-    )
+    config = uvicorn_config(build_app(args.host), args.log_level)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"bare MCP server: http://{host}:{port}/mcp  ws://{host}:{port}/ws", file=sys.stderr, flush=True)
     try:

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import json
 import logging
-import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -208,14 +207,9 @@ async def _serve_stdio(config: ServerConfig) -> int:
 async def _serve_http(runtime: Any, args: argparse.Namespace) -> int:
     import uvicorn
 
-    from mcp_server.http_app import MAX_BODY_BYTES, build_http_app
+    from mcp_server.http_app import build_http_app, listening_socket, uvicorn_config
 
-    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((args.host, args.port))
-    # Listening before the address is announced: early clients wait in the backlog instead of being refused.
-    sock.listen(2048)
+    sock = listening_socket(args.host, args.port)
     port = sock.getsockname()[1]
     settings = GateSettings.for_bind(args.host, port, args.allowed_host, args.allowed_origin)
     if args.no_auth:
@@ -223,14 +217,7 @@ async def _serve_http(runtime: Any, args: argparse.Namespace) -> int:
         log.warning("AUTHENTICATION IS OFF (--no-auth): every local client acts as '%s'", "local-owner")
         print("WARNING: authentication is off (--no-auth); loopback only, for local development", file=sys.stderr)
     app = build_http_app(runtime, settings)
-    config = uvicorn.Config(
-        app,
-        log_level=args.log_level,
-        ws="websockets-sansio",
-        ws_max_size=MAX_BODY_BYTES,
-        lifespan="on",
-        timeout_graceful_shutdown=3,
-    )
+    config = uvicorn_config(app, args.log_level)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"afbench MCP server: http://{host}:{port}/mcp  ws://{host}:{port}/ws", file=sys.stderr, flush=True)
     await uvicorn.Server(config).serve(sockets=[sock])

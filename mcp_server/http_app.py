@@ -6,10 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
-from starlette.types import Receive, Scope, Send
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcp_server.gate import Gate, GateSettings
 from mcp_server.runtime import Runtime
@@ -18,6 +20,30 @@ from mcp_server.sdk import serve_websocket, streamable_http_manager
 log = logging.getLogger("afbench.http")
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (0: a free port) and already listening, so clients that connect as
+    soon as the address is announced wait in the backlog instead of being refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    return sock
+
+
+def uvicorn_config(app: ASGIApp, log_level: str) -> uvicorn.Config:
+    """The uvicorn settings of every HTTP/WebSocket server here (``afbench serve`` and the load test's bare
+    baseline, so that only the MCP layer differs between them)."""
+    return uvicorn.Config(
+        app,
+        log_level=log_level,
+        ws="websockets-sansio",
+        ws_max_size=MAX_BODY_BYTES,
+        lifespan="on",
+        timeout_graceful_shutdown=3,
+    )
 
 
 class Router:
