@@ -39,7 +39,8 @@ def cell(trials: int, passed: int) -> str:
 
 
 def leaderboard_rows(summary: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
-    """The leaderboard's cells, by column name, for each framework in ``order``."""
+    """The leaderboard's cells, by column name, for each framework in ``order`` (pass^k and cost only when some
+    framework has them)."""
     rows = []
     for rank, name in enumerate(order, start=1):
         s = summary["frameworks"][name]
@@ -65,4 +66,9 @@ def leaderboard_rows(summary: dict[str, Any], order: list[str]) -> list[dict[str
                 "Infra err.": str(s["infra_errors"]),
             }
         )
+    # Columns that only mean something for some runs (repeats, a priced model) are left out when empty.
+    for column in ("pass^k", "Cost/trial"):
+        if rows and all(row.get(column) == DASH for row in rows):
+            for row in rows:
+                del row[column]
     return rows

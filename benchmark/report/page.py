@@ -13,11 +13,12 @@ from benchmark.report.summary import leaderboard_order
 from benchmark.report.svg import heat_map, scatter_chart, strip_chart
 
 CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1360px;
        color: #111827; padding: 0 1rem; line-height: 1.45; }
 h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-bottom: 1px solid #e5e7eb; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { border: 1px solid #e5e7eb; padding: 0.3rem 0.5rem; text-align: right; white-space: nowrap; }
+table { border-collapse: collapse; font-size: 0.8rem; margin: 0.5rem 0; }
+.scroll { overflow-x: auto; }  /* a wide leaderboard scrolls on its own instead of widening the page */
+th, td { border: 1px solid #e5e7eb; padding: 0.25rem 0.4rem; text-align: right; white-space: nowrap; }
 th { background: #f3f4f6; } td:nth-child(2), th:nth-child(2) { text-align: left; }
 .meta { color: #4b5563; font-size: 0.9rem; } .meta li { margin: 0.1rem 0; }
 .charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 1.5rem; }
@@ -30,7 +31,7 @@ th { background: #f3f4f6; } td:nth-child(2), th:nth-child(2) { text-align: left;
 def _table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def _charts(summary: dict[str, Any], trials: Sequence[TrialRecord], order: list[str]) -> str:

@@ -53,21 +53,40 @@ def color(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def _place_labels(anchors: Sequence[tuple[float, float, str]], line: float = 13.0) -> list[float]:
+    """A label baseline for each (x, y, text) anchor (9 px right of its point), moved down past the points and
+    earlier labels it would overlap: frameworks with equal scores sit close, and their names must stay legible."""
+    placed: list[tuple[float, float, float]] = [(x - 16, x - 2, y) for x, y, _ in anchors]  # the points themselves
+    baselines = []
+    for x, y, text in anchors:
+        x0, x1, base = x, x + 6.2 * len(text), y
+        while any(x0 < b1 and b0 < x1 and abs(base - b) < line for b0, b1, b in placed):
+            base += line
+        placed.append((x0, x1, base))
+        baselines.append(base)
+    return baselines
+
+
 def scatter_chart(
     points: Sequence[tuple[str, float, float]], *, title: str, x_label: str, y_label: str, y_max: float = 1.0
 ) -> str:
-    """Labelled points (name, x, y); y in [0, y_max] shown as per cent when y_max is 1."""
-    width, height, left, right, top, bottom = 640, 360, 60, 20, 20, 50
+    """Labelled points (name, x, y); y in [0, y_max] shown as per cent when y_max is 1.
+
+    Both axes zoom to the data (y in steps of a tenth of ``y_max``, x to round ticks around the values), with
+    the axis labels saying where they start, so eight close results do not collapse into one corner."""
+    width, height, left, right, top, bottom = 640, 360, 60, 110, 20, 50
     xs = [x for _, x, _ in points] or [0.0, 1.0]
-    x_ticks = nice_ticks(0.0, max(xs) * 1.05 or 1.0)
-    y_ticks = [y_max * i / 5 for i in range(6)]
-    x_hi = x_ticks[-1] or 1.0
+    ys = [max(0.0, min(y_max, y)) for _, _, y in points] or [0.0]
+    x_ticks = nice_ticks(min(xs) * 0.9, max(xs) * 1.05 or 1.0)
+    y_lo = max(0.0, math.floor((min(ys) / y_max - 0.05) * 10) / 10) * y_max
+    y_ticks = [y_lo + (y_max - y_lo) * i / 5 for i in range(6)]
+    x_lo, x_hi = x_ticks[0], x_ticks[-1] if x_ticks[-1] > x_ticks[0] else x_ticks[0] + 1.0
 
     def px(x: float) -> float:
-        return left + (width - left - right) * x / x_hi
+        return left + (width - left - right) * (x - x_lo) / (x_hi - x_lo)
 
     def py(y: float) -> float:
-        return top + (height - top - bottom) * (1 - y / y_max)
+        return top + (height - top - bottom) * (1 - (y - y_lo) / (y_max - y_lo))
 
     body = [
         f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" fill="#fafafa"/>'
@@ -86,13 +105,22 @@ def scatter_chart(
         f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" {FONT}'
         f' transform="rotate(-90 14 {(top + height - bottom) / 2})">{escape(y_label)}</text>'
     )
-    for index, (name, x, y) in enumerate(points):
-        cx, cy = px(x), py(max(0.0, min(y_max, y)))
+    centres = [(px(x), py(max(0.0, min(y_max, y)))) for _, x, y in points]
+    order = sorted(range(len(points)), key=lambda i: (centres[i][1], centres[i][0]))
+    baselines = _place_labels([(centres[i][0] + 9, centres[i][1] + 4, points[i][0]) for i in order])
+    for index, base in zip(order, baselines, strict=True):
+        name, x, y = points[index]
+        cx, cy = centres[index]
         body.append(
             f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{color(index)}" fill-opacity="0.85">'
             f"<title>{escape(name)}: {y * 100:.1f}% at {x:,.0f}</title></circle>"
         )
-        body.append(f'<text x="{cx + 9:.1f}" y="{cy + 4:.1f}" {FONT}>{escape(name)}</text>')
+        if base - (cy + 4) > 1:  # moved off its point: a leader line says whose label it is
+            body.append(
+                f'<line x1="{cx + 4:.1f}" y1="{cy + 3:.1f}" x2="{cx + 8:.1f}" y2="{base - 4:.1f}"'
+                f' stroke="{color(index)}" stroke-width="1"/>'
+            )
+        body.append(f'<text x="{cx + 9:.1f}" y="{base:.1f}" fill="{color(index)}" {FONT}>{escape(name)}</text>')
     return _svg(width, height, body, title)
 
 
