@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -25,6 +26,7 @@ from benchmark.records import (
     write_run_info,
 )
 from benchmark.report import compare_runs, write_reports
+from benchmark.report.svg import scatter_chart
 
 INJECTION = '<script>alert("x")</script><img src="https://evil.example/x.png">'
 
@@ -144,6 +146,7 @@ def test_markdown_has_the_leaderboard_categories_and_failure_reasons(run_dir: Pa
     leaderboard = text.split("## Leaderboard")[1].split("##")[0]
     assert leaderboard.index("| vanilla |") < leaderboard.index("| langgraph |")  # best first
     assert "66.7% (2/3)" in leaderboard and "131" in leaderboard
+    assert "pass^" not in leaderboard and "Cost/trial" not in leaderboard  # one repeat, no prices: no columns
     categories = text.split("## Success by category")[1].split("##")[0]
     assert "| rag | 0/1 (0%) | 0/1 (0%) |" in categories
     assert "`langgraph.sql.r1` (sql): turn 1: routed to legal_expert, expected operational_agent" in text
@@ -186,6 +189,7 @@ def test_cost_appears_when_the_profile_has_prices(tmp_path: Path) -> None:
     summary = json.loads(write_reports(run).summary.read_text(encoding="utf-8"))
     assert summary["frameworks"]["vanilla"]["cost_mean_usd"] == 0.0012 and summary["totals"]["cost_usd"] == 0.0012
     assert "$0.0012" in (run / "report.md").read_text(encoding="utf-8")
+    assert "Cost/trial" in (run / "report.md").read_text(encoding="utf-8")
 
 
 def test_pass_k_is_reported_with_repeats(tmp_path: Path) -> None:
@@ -228,3 +232,16 @@ def test_compare_lists_flips_and_deltas(run_dir: Path, tmp_path: Path, capsys: p
 
 def test_compare_refuses_a_directory_that_is_not_a_run(run_dir: Path, tmp_path: Path) -> None:
     assert main(["compare", str(run_dir), str(tmp_path / "missing")]) == 2
+
+
+def test_scatter_labels_of_equal_results_do_not_overlap() -> None:
+    points = [(name, 7000.0 + offset, 1.0) for name, offset in (("crewai", 0), ("vanilla", 40), ("langgraph", 80))]
+    svg = scatter_chart(points, title="t", x_label="tokens", y_label="success")
+    labels = {
+        m.group(2): float(m.group(1))
+        for m in re.finditer(r'<text x="[\d.]+" y="([\d.]+)" fill="#\w+"[^>]*>(\w+)<', svg)
+    }
+    assert set(labels) == {"crewai", "vanilla", "langgraph"}
+    ys = sorted(labels.values())
+    assert all(b - a >= 13 for a, b in itertools.pairwise(ys))  # one text line apart at least
+    assert svg.count("<line") > 0 and ">100%<" in svg and ">90%<" in svg  # y zoomed to 90–100 %
