@@ -31,24 +31,10 @@ def _score_turn(index: int, turn: Turn, outcome: TurnOutcome | None, calls: Sequ
     allowed = set(turn.expect.allowed_calls)
     extra = [logged[i].tool for i in range(len(logged)) if i not in matched_logged and logged[i].tool not in allowed]
     counted = match.matched + len(extra)  # the calls precision is over: allowed extra calls are left out
-    if outcome is None:
-        return TurnScore(
-            index=index,
-            route_expected=turn.expect.route,
-            route_actual=None,
-            route_ok=False,
-            calls_expected=match.expected,
-            calls_actual=counted,
-            calls_matched=match.matched,
-            missing_calls=missing,
-            extra_calls=extra,
-            ran=False,
-            passed=False,
-        )
-    route = route_of(outcome.agent) if outcome.error is None else None
+    answered = outcome is not None and outcome.error is None
+    route = route_of(outcome.agent) if outcome is not None and answered else None
     route_ok = route == turn.expect.route
-    checks = [check_answer(check, outcome.text) for check in turn.expect.answer] if outcome.error is None else []
-    passed = outcome.error is None and route_ok and all(c.ok for c in checks) and not missing
+    checks = [check_answer(check, outcome.text) for check in turn.expect.answer] if outcome and answered else []
     return TurnScore(
         index=index,
         route_expected=turn.expect.route,
@@ -60,7 +46,8 @@ def _score_turn(index: int, turn: Turn, outcome: TurnOutcome | None, calls: Sequ
         calls_matched=match.matched,
         missing_calls=missing,
         extra_calls=extra,
-        passed=passed,
+        ran=outcome is not None,
+        passed=answered and route_ok and all(c.ok for c in checks) and not missing,
     )
 
 
