@@ -19,6 +19,7 @@ from tools._http import RetryPolicy
 from tools.errors import ErrorCode, ToolError
 from tools.weather import WeatherReport, WeatherRequest, build_data, get_weather, make_provider
 from tools.weather.codes import WMO_DESCRIPTIONS, describe
+from tools.weather.matching import DOMINANCE_RATIO
 from tools.weather.offline import DATA_FILE, OfflineProvider
 from tools.weather.open_meteo import CURRENT_FIELDS, DAILY_FIELDS, OpenMeteoProvider
 
@@ -184,10 +185,54 @@ async def test_qualifiers_pick_one_of_several_namesakes(text: str, admin1: str, 
 
 
 @pytest.mark.parametrize(
-    ("text", "count"),
-    [("Paris", 2), ("London", 2), ("portland", 2), ("Springfield", 3), ("Cordoba", 2), ("Springfield, US", 3)],
+    ("text", "qualified", "admin1", "passed_over"),
+    [
+        ("Paris", "Paris, FR", "Île-de-France", ["Paris, Texas, US"]),
+        ("london", "London, UK", "England", ["London, Ontario, CA"]),
+        ("Lagos", "Lagos, Nigeria", "Lagos", ["Lagos, Faro, PT"]),
+        ("Melbourne", "Melbourne, Australia", "Victoria", ["Melbourne, Florida, US"]),
+        ("Perth", "Perth, AU", "Western Australia", ["Perth, Scotland, GB"]),
+    ],
 )
-async def test_shared_names_are_ambiguous_and_each_listed_option_works(text: str, count: int) -> None:
+async def test_a_far_more_populous_namesake_is_assumed_and_the_others_listed(
+    text: str, qualified: str, admin1: str, passed_over: list[str]
+) -> None:
+    report = await offline(location=text)
+    assert report.location.admin1 == admin1
+    assert [a.query for a in report.alternatives] == passed_over
+    assert f"Assumed the most populous {report.location.name}" in report.summary
+    assert all(query in report.summary for query in passed_over)
+    # Same weather as asking for the place by its qualified name; only the note on the choice differs.
+    named = await offline(location=qualified)
+    assert named.alternatives == [] and "Assumed" not in named.summary
+    note = {"alternatives", "summary"}
+    assert report.model_dump(exclude=note) == named.model_dump(exclude=note)
+    # Each listed alternative's query selects exactly that place.
+    for alternative in report.alternatives:
+        other = await offline(location=alternative.query)
+        assert (other.location.latitude, other.location.longitude) == (alternative.latitude, alternative.longitude)
+        assert other.location.population == alternative.population and other.alternatives == []
+
+
+async def test_alternatives_carry_the_place_facts_a_model_needs() -> None:
+    (texas,) = (await offline(location="Paris")).alternatives
+    assert texas.model_dump() == {
+        "name": "Paris",
+        "country": "United States",
+        "country_code": "US",
+        "admin1": "Texas",
+        "latitude": 33.6609,
+        "longitude": -95.5555,
+        "population": 24476,
+        "query": "Paris, Texas, US",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [("portland", 2), ("Springfield", 3), ("Cordoba", 2), ("Springfield, US", 3)],
+)
+async def test_namesakes_of_similar_size_are_ambiguous_and_each_listed_option_works(text: str, count: int) -> None:
     error = await offline_error(location=text)
     assert error.code == ErrorCode.AMBIGUOUS
     options = error.details["candidates"]
@@ -198,9 +243,55 @@ async def test_shared_names_are_ambiguous_and_each_listed_option_works(text: str
 
 
 async def test_ambiguity_lists_most_populous_first() -> None:
-    error = await offline_error(location="London")
-    assert error.details["candidates"] == ["London, England, GB", "London, Ontario, CA"]
-    assert "United Kingdom" in error.message and "Canada" in error.message
+    error = await offline_error(location="Springfield")
+    assert error.details["candidates"] == [
+        "Springfield, Missouri, US",
+        "Springfield, Massachusetts, US",
+        "Springfield, Illinois, US",
+    ]
+    assert "pop. 169,176" in error.message and f"none {DOMINANCE_RATIO} times as populous" in error.message
+
+
+def _with_population(tmp_path: Path, populations: dict[str, int]) -> OfflineProvider:
+    """The bundled data set with some cities' populations replaced, as a provider reading that copy."""
+    data = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    for city in data["cities"]:
+        city["population"] = populations.get(city["id"], city["population"])
+    path = tmp_path / f"cities-{'-'.join(f'{k}{v}' for k, v in sorted(populations.items()))}.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return OfflineProvider(data_file=path)
+
+
+@pytest.mark.parametrize(("oregon", "resolves"), [(684_080, True), (684_079, False)])
+async def test_offline_dominance_starts_at_exactly_ten_times_the_next(
+    tmp_path: Path, oregon: int, resolves: bool
+) -> None:
+    # Maine stays at 68,408: ten times that is the first population at which Oregon is assumed.
+    provider = _with_population(tmp_path, {"portland-us-or": oregon})
+    request = WeatherRequest(location="Portland")
+    if resolves:
+        report = await provider.report(request)
+        assert report.location.admin1 == "Oregon"
+        assert [a.query for a in report.alternatives] == ["Portland, Maine, US"]
+    else:
+        with pytest.raises(ToolError) as caught:
+            await provider.report(request)
+        assert caught.value.code == ErrorCode.AMBIGUOUS
+
+
+@pytest.mark.parametrize(
+    "fields", [{"location": "Paris, Texas"}, {"location": "London, CA"}, {"latitude": 48.85, "longitude": 2.35}]
+)
+async def test_qualified_names_and_coordinates_have_no_alternatives(fields: dict[str, Any]) -> None:
+    report = await offline(**fields)
+    assert report.alternatives == [] and "Assumed" not in report.summary
+
+
+def test_tool_description_and_output_schema_explain_alternatives() -> None:
+    field = WeatherReport.model_json_schema()["properties"]["alternatives"]
+    assert f"at least {DOMINANCE_RATIO} times" in field["description"] and "query" in field["description"]
+    doc = " ".join((get_weather.__doc__ or "").split())
+    assert "`alternatives`" in doc and f"at least {DOMINANCE_RATIO} times" in doc
 
 
 async def test_unknown_city_suggests_close_matches() -> None:
@@ -458,6 +549,58 @@ async def test_open_meteo_qualifier_and_ambiguity(fake: FakeOpenMeteo) -> None:
     assert error.details["candidates"] == ["Portland, Oregon, US", "Portland, Maine, US"]
     wrong = await live_error(live(fake), location="Portland, France")
     assert wrong.code == ErrorCode.NOT_FOUND and "France" in wrong.message
+
+
+async def test_open_meteo_assumes_the_far_more_populous_paris(fake: FakeOpenMeteo) -> None:
+    report = await live(fake).report(WeatherRequest(location="Paris"))
+    assert (report.location.country_code, report.location.admin1) == ("FR", "Île-de-France")
+    (forecast,) = fake.requests_to(FORECAST_PATH)
+    assert (forecast.query["latitude"], forecast.query["longitude"]) == ("48.85341", "2.3488")
+    (texas,) = report.alternatives
+    assert (texas.query, texas.population, texas.latitude) == ("Paris, Texas, US", 24171, 33.66094)
+    assert "Assumed the most populous Paris" in report.summary and "Paris, Texas, US" in report.summary
+    chosen = await live(fake).report(WeatherRequest(location=texas.query))
+    assert chosen.location.admin1 == "Texas" and chosen.alternatives == []
+
+
+def _geocoded(*populations: int | None) -> Planned:
+    """A geocoder answer of same-named towns with these populations (None: the field is absent)."""
+    results = []
+    for index, population in enumerate(populations):
+        place: dict[str, Any] = {
+            "id": 100 + index, "name": "Newtown", "latitude": 50.0 + index, "longitude": 10.0,
+            "country_code": "DE", "country": "Germany", "admin1": f"Region {index}", "timezone": "Europe/Berlin",
+        }  # fmt: skip
+        if population is not None:
+            place["population"] = population
+        results.append(place)
+    return Planned(status=200, body={"results": results})
+
+
+@pytest.mark.parametrize(
+    ("populations", "admin1"),
+    [
+        ((500_000, 50_000), "Region 0"),  # exactly ten times: assumed
+        ((499_999, 50_000), None),  # just under: a real ambiguity
+        ((50_000, None), "Region 0"),  # an unknown population counts as none
+        ((None, 50_000), "Region 1"),  # ... even when the geocoder lists it first
+        ((None, None), None),  # nothing known: nothing to prefer
+    ],
+)
+async def test_open_meteo_applies_the_same_dominance_rule_to_geocoder_populations(
+    fake: FakeOpenMeteo, populations: tuple[int | None, ...], admin1: str | None
+) -> None:
+    fake.plan(SEARCH_PATH, _geocoded(*populations))
+    if admin1 is None:
+        error = await live_error(live(fake), location="Newtown")
+        assert error.code == ErrorCode.AMBIGUOUS
+        assert error.details["candidates"] == ["Newtown, Region 0, DE", "Newtown, Region 1, DE"]
+        assert fake.requests_to(FORECAST_PATH) == []
+        return
+    report = await live(fake).report(WeatherRequest(location="Newtown"))
+    assert report.location.admin1 == admin1
+    (other,) = report.alternatives
+    assert other.admin1 != admin1 and other.query == f"Newtown, {other.admin1}, DE"
 
 
 async def test_open_meteo_empty_geocoding_is_not_found(fake: FakeOpenMeteo) -> None:

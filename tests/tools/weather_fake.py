@@ -36,6 +36,13 @@ PLACES: list[dict[str, Any]] = [
     {"id": 4975802, "name": "Portland", "latitude": 43.66147, "longitude": -70.25533, "elevation": 9.0,
      "feature_code": "PPLA2", "country_code": "US", "country": "United States", "admin1": "Maine",
      "timezone": "America/New_York", "population": 66881},
+    # Paris, France is 88 times Paris, Texas: the geocoder's ranking and the tool both assume France.
+    {"id": 2988507, "name": "Paris", "latitude": 48.85341, "longitude": 2.3488, "elevation": 42.0,
+     "feature_code": "PPLC", "country_code": "FR", "country": "France", "admin1": "Île-de-France",
+     "timezone": "Europe/Paris", "population": 2138551},
+    {"id": 4717560, "name": "Paris", "latitude": 33.66094, "longitude": -95.55551, "elevation": 183.0,
+     "feature_code": "PPLA2", "country_code": "US", "country": "United States", "admin1": "Texas",
+     "timezone": "America/Chicago", "population": 24171},
     {"id": 2147714, "name": "Sydney", "latitude": -33.86785, "longitude": 151.20732, "elevation": 58.0,
      "feature_code": "PPLA", "country_code": "AU", "country": "Australia", "admin1": "New South Wales",
      "timezone": "Australia/Sydney", "population": 4627345},

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tools.errors import ErrorCode, ToolError
 from tools.weather.models import (
+    Alternative,
     CurrentConditions,
     DailyForecast,
     Location,
@@ -29,6 +30,7 @@ __all__ = [
     "DEFAULT_PROVIDER",
     "PROVIDERS",
     "PROVIDER_ENV",
+    "Alternative",
     "CurrentConditions",
     "DailyForecast",
     "Location",
@@ -47,6 +49,10 @@ async def get_weather(request: WeatherRequest, provider: WeatherProvider | str |
 
     Give either `location` (a city name such as "Paris", optionally qualified: "Paris, FR",
     "Portland, Oregon", "London, CA"; case and accents are ignored) or both `latitude` and `longitude`.
+    A name shared by several places resolves to the most populous one when it is at least 10 times the
+    size of the next ("Paris" is Paris, France; "London" is London, England): the report's `alternatives`
+    then lists the other places of that name, each with the qualified `query` that selects it, so say
+    which place you assumed.
     `days` is the number of forecast days starting today (1-7 offline, 1-16 with open-meteo); `units` is
     "metric" (°C, km/h, mm) or "imperial" (°F, mph, inch).
 
@@ -56,8 +62,9 @@ async def get_weather(request: WeatherRequest, provider: WeatherProvider | str |
     default offline provider serves fixed sample data for its own `as_of` date (`live` is false), not
     today's weather.
 
-    Errors: NOT_FOUND (unknown place; the message lists close matches), AMBIGUOUS (several places share
-    the name; retry with one of the listed qualified names), INVALID_ARGUMENT / EMPTY_INPUT /
+    Errors: NOT_FOUND (unknown place; the message lists close matches), AMBIGUOUS (several places of
+    similar size share the name, e.g. Portland, Oregon or Maine; retry with one of the listed qualified
+    names), INVALID_ARGUMENT / EMPTY_INPUT /
     INPUT_TOO_LARGE (bad input), UPSTREAM_ERROR / TIMEOUT (live provider failures).
     """
     if not isinstance(request, WeatherRequest):

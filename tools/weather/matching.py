@@ -1,7 +1,10 @@
 """Matching place names the way people type them: accents, case, aliases and ", country/region" qualifiers.
 
-Shared by both providers so "Paris, FR" or "Portland, Oregon" means the same thing offline and live, and an
-unqualified name that fits several places is refused (``AMBIGUOUS``) rather than silently guessed.
+Shared by both providers so "Paris, FR" or "Portland, Oregon" means the same thing offline and live. A name
+that fits several places resolves to the most populous one only when it clearly dominates (at least
+:data:`DOMINANCE_RATIO` times the population of the next), the way geocoders rank "Paris" or "London", and
+the report lists the namesakes passed over; when no place dominates (Portland, Oregon or Maine; the three
+Springfields) the name is refused (``AMBIGUOUS``) rather than guessed.
 """
 
 from __future__ import annotations
@@ -12,7 +15,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tools.errors import ErrorCode, ToolError
-from tools.weather.models import Location
+from tools.weather.models import Alternative, Location
+
+# "Paris" means Paris, France (2.1 M people, 86 times Paris, Texas), but "Portland" (Oregon 653 k, Maine
+# 68 k: 9.5 times) is a real question: a tenfold gap is where nearly everyone means the bigger place.
+DOMINANCE_RATIO = 10
+# Most places named in an AMBIGUOUS error or in a report's alternatives.
+MAX_LISTED = 10
 
 # Letters that Unicode decomposition leaves alone but people type without the stroke or ligature.
 _FOLD = str.maketrans(
@@ -76,6 +85,15 @@ class Candidate:
             parts.append(loc.country_code)
         return ", ".join(parts)
 
+    @property
+    def population(self) -> int:
+        """Population, 0 when unknown: a place of unknown size never outranks or dominates a known one."""
+        return self.location.population or 0
+
+    def alternative(self) -> Alternative:
+        """This place as an entry of a report's ``alternatives``."""
+        return Alternative(**self.location.model_dump(include=set(Alternative.model_fields)), query=self.retry_text)
+
     def describe(self) -> str:
         loc = self.location
         population = f"; pop. {loc.population:,}" if loc.population else ""
@@ -83,38 +101,60 @@ class Candidate:
         return f"'{self.retry_text}' ({country}lat {loc.latitude:.4f}, lon {loc.longitude:.4f}{population})"
 
 
-def select(name: str, qualifiers: Sequence[str], candidates: Sequence[Candidate], source: str) -> Candidate:
-    """The single candidate the name and qualifiers pick, else NOT_FOUND or AMBIGUOUS naming the options.
+@dataclass(frozen=True)
+class Resolution:
+    """The place a query resolved to and the namesakes it was preferred over (most populous first)."""
 
-    ``candidates`` are the places whose name already matches; ``source`` names where they came from
-    ("the offline data set", "Open-Meteo's geocoder") for the messages.
+    candidate: Candidate
+    passed_over: tuple[Candidate, ...] = ()
+
+    @property
+    def alternatives(self) -> list[Alternative]:
+        return [c.alternative() for c in self.passed_over]
+
+
+def dominates(first: Candidate, second: Candidate) -> bool:
+    """Whether ``first`` is populous enough (known, and ``DOMINANCE_RATIO`` times ``second``) to be assumed."""
+    return first.population > 0 and first.population >= DOMINANCE_RATIO * second.population
+
+
+def select(name: str, qualifiers: Sequence[str], candidates: Sequence[Candidate], source: str) -> Resolution:
+    """The candidate the name and qualifiers pick, else NOT_FOUND or AMBIGUOUS naming the options.
+
+    Several matches resolve to the most populous when it :func:`dominates` the next; the others come back as
+    ``passed_over``. ``candidates`` are the places whose name already matches; ``source`` names where they
+    came from ("the offline data set", "Open-Meteo's geocoder") for the messages.
     """
     if not candidates:
         raise ToolError(ErrorCode.NOT_FOUND, f"no place named '{name}' in {source}", query=name)
     chosen = [c for c in candidates if c.matches(qualifiers)] if qualifiers else list(candidates)
     if not chosen:
         wanted = ", ".join(qualifiers)
-        options = "; ".join(c.describe() for c in candidates[:10])
+        options = "; ".join(c.describe() for c in candidates[:MAX_LISTED])
         raise ToolError(
             ErrorCode.NOT_FOUND,
             f"'{name}' exists in {source} but none matches '{wanted}'; the places named '{name}' are: {options}",
             query=name,
             qualifiers=list(qualifiers),
-            candidates=[c.retry_text for c in candidates[:10]],
+            candidates=[c.retry_text for c in candidates[:MAX_LISTED]],
         )
     if len(chosen) == 1:
-        return chosen[0]
-    # Most populous first: the likeliest intent leads the list the caller picks from.
-    ranked = sorted(chosen, key=lambda c: -(c.location.population or 0))
-    shown = ranked[:10]
+        return Resolution(chosen[0])
+    # Most populous first (stable, so equal or unknown populations keep the source's order): the likeliest
+    # intent leads, whether it is assumed or heads the list the caller picks from.
+    ranked = sorted(chosen, key=lambda c: -c.population)
+    if dominates(ranked[0], ranked[1]):
+        return Resolution(ranked[0], tuple(ranked[1:MAX_LISTED]))
+    shown = ranked[:MAX_LISTED]
     more = f" and {len(ranked) - len(shown)} more" if len(ranked) > len(shown) else ""
     hint = "add a country, country code or region after a comma"
     if len({c.retry_text for c in shown}) < len(shown):
         hint += ", or give latitude and longitude"
     raise ToolError(
         ErrorCode.AMBIGUOUS,
-        f"'{', '.join([name, *qualifiers])}' matches {len(ranked)} places in {source}: "
-        f"{'; '.join(c.describe() for c in shown)}{more}. Retry with one of these names ({hint}).",
+        f"'{', '.join([name, *qualifiers])}' matches {len(ranked)} places in {source}, none {DOMINANCE_RATIO} "
+        f"times as populous as the next: {'; '.join(c.describe() for c in shown)}{more}. "
+        f"Retry with one of these names ({hint}).",
         query=name,
         candidates=[c.retry_text for c in shown],
     )

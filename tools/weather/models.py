@@ -46,8 +46,8 @@ class WeatherRequest(BaseModel):
         return value.strip().lower() if isinstance(value, str) else value
 
 
-class Location(BaseModel):
-    """The place a report is for, as resolved by the provider."""
+class Place(BaseModel):
+    """What names and locates a place: shared by the resolved location and its alternatives."""
 
     name: str = Field(description="Place name, e.g. 'Portland'.")
     country: str | None = Field(default=None, description="Country name, e.g. 'United States'.")
@@ -55,6 +55,11 @@ class Location(BaseModel):
     admin1: str | None = Field(default=None, description="First-level region (state, province), e.g. 'Oregon'.")
     latitude: float = Field(description="Latitude in decimal degrees.")
     longitude: float = Field(description="Longitude in decimal degrees.")
+
+
+class Location(Place):
+    """The place a report is for, as resolved by the provider."""
+
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. 'America/Los_Angeles'.")
     population: int | None = Field(default=None, description="Population, when known.")
     distance_km: float | None = Field(
@@ -71,6 +76,13 @@ class Location(BaseModel):
         if self.country:
             parts.append(self.country)
         return ", ".join(parts)
+
+
+class Alternative(Place):
+    """Another place with the requested name, passed over because the resolved one is far more populous."""
+
+    population: int | None = Field(default=None, description="Population, when known.")
+    query: str = Field(description="Qualified name that selects exactly this place, e.g. 'Paris, Texas, US'.")
 
 
 class UnitLabels(BaseModel):
@@ -125,6 +137,16 @@ class WeatherReport(BaseModel):
     )
     observed_at: str = Field(description="Local time of the current conditions (YYYY-MM-DDTHH:MM).")
     location: Location = Field(description="The resolved place.")
+    alternatives: list[Alternative] = Field(
+        default_factory=list,
+        description=(
+            "Other places the requested name fits, most populous first. Non-empty only when a name shared by "
+            "several places, such as a bare 'Paris', was resolved to its by far most populous namesake (at "
+            "least 10 times the population of the next): say which place you assumed ('assuming Paris, "
+            "France') and, if the user meant another, call again with that alternative's `query`. Empty when "
+            "the name (with its qualifiers) fits one place, and for coordinates."
+        ),
+    )
     units: Literal["metric", "imperial"] = Field(description="Unit system of every value.")
     unit_labels: UnitLabels = Field(description="Unit of each kind of value.")
     current: CurrentConditions = Field(description="Current conditions.")

@@ -21,8 +21,15 @@ from tools._paths import DATA_DIR
 from tools.errors import ErrorCode, ToolError
 from tools.weather import units as u
 from tools.weather.codes import describe
-from tools.weather.matching import Candidate, normalize, select
-from tools.weather.models import CurrentConditions, DailyForecast, Location, WeatherReport, WeatherRequest
+from tools.weather.matching import Candidate, Resolution, normalize, select
+from tools.weather.models import (
+    Alternative,
+    CurrentConditions,
+    DailyForecast,
+    Location,
+    WeatherReport,
+    WeatherRequest,
+)
 from tools.weather.query import PlaceQuery, PointQuery, parse_request
 from tools.weather.summary import summarize
 
@@ -154,13 +161,12 @@ class OfflineProvider:
         query = parse_request(request, max_days=self.max_days, provider=self.name)
         if isinstance(query, PointQuery):
             city, distance = self._nearest(query)
-            location = city.location(distance_km=round(distance, 1))
-        else:
-            city = self._find(query)
-            location = city.location()
-        return self._build(city, location, request)
+            return self._build(city, city.location(distance_km=round(distance, 1)), [], request)
+        resolution = self._find(query)
+        city = self.dataset.cities[resolution.candidate.key]
+        return self._build(city, city.location(), resolution.alternatives, request)
 
-    def _find(self, query: PlaceQuery) -> _CityRecord:
+    def _find(self, query: PlaceQuery) -> Resolution:
         dataset = self.dataset
         name, qualifiers = query.name, query.qualifiers
         key = normalize(name)
@@ -173,8 +179,7 @@ class OfflineProvider:
                 name, qualifiers = candidates[0].location.name, (*qualifiers, trailing)
         if not candidates:
             raise self._not_found(query, key)
-        chosen = select(name, qualifiers, candidates, SOURCE)
-        return dataset.cities[chosen.key]
+        return select(name, qualifiers, candidates, SOURCE)
 
     def _split_trailing_qualifier(self, key: str) -> tuple[str, str] | None:
         """'portland oregon' -> ('portland', 'oregon') when the words after a known name qualify it."""
@@ -216,7 +221,9 @@ class OfflineProvider:
             )
         return city, distance
 
-    def _build(self, city: _CityRecord, location: Location, request: WeatherRequest) -> WeatherReport:
+    def _build(
+        self, city: _CityRecord, location: Location, alternatives: list[Alternative], request: WeatherRequest
+    ) -> WeatherReport:
         units, dataset = request.units, self.dataset
         now = city.current
         current = CurrentConditions(
@@ -251,10 +258,13 @@ class OfflineProvider:
             as_of=dataset.as_of,
             observed_at=now.time,
             location=location,
+            alternatives=alternatives,
             units=units,
             unit_labels=labels,
             current=current,
             daily=daily,
-            summary=summarize(location, current, daily, labels, live=False, as_of=dataset.as_of),
+            summary=summarize(
+                location, current, daily, labels, live=False, as_of=dataset.as_of, alternatives=alternatives
+            ),
             attribution=f"afbench offline sample data as of {dataset.as_of.isoformat()}. {dataset.notice}",
         )

@@ -1,6 +1,7 @@
 """The ``open-meteo`` provider: live weather from the public Open-Meteo API (no key needed).
 
-A place name goes through Open-Meteo's geocoder first (same qualifier and ambiguity rules as offline), then
+A place name goes through Open-Meteo's geocoder first (same qualifier, population-dominance and ambiguity
+rules as offline, applied to the geocoder's results and their populations), then
 the forecast endpoint is asked for current conditions and ``days`` daily values in the requested units.
 Base URLs come from the constructor, else ``AFBENCH_OPEN_METEO_GEOCODING_URL`` /
 ``AFBENCH_OPEN_METEO_FORECAST_URL``, else the public endpoints, so tests can point at a local fake.
@@ -20,8 +21,15 @@ from tools._http import DEFAULT_POLICY, RetryPolicy, get_json
 from tools.errors import ErrorCode, ToolError
 from tools.weather import units as u
 from tools.weather.codes import describe
-from tools.weather.matching import Candidate, normalize, select
-from tools.weather.models import CurrentConditions, DailyForecast, Location, WeatherReport, WeatherRequest
+from tools.weather.matching import Candidate, Resolution, normalize, select
+from tools.weather.models import (
+    Alternative,
+    CurrentConditions,
+    DailyForecast,
+    Location,
+    WeatherReport,
+    WeatherRequest,
+)
 from tools.weather.query import PlaceQuery, parse_request
 from tools.weather.summary import summarize
 
@@ -91,8 +99,10 @@ class OpenMeteoProvider:
     async def report(self, request: WeatherRequest) -> WeatherReport:
         query = parse_request(request, max_days=self.max_days, provider=self.name)
         location: Location | None = None
+        alternatives: list[Alternative] = []
         if isinstance(query, PlaceQuery):
-            location = await self._geocode(query)
+            resolution = await self._geocode(query)
+            location, alternatives = resolution.candidate.location, resolution.alternatives
             latitude, longitude = location.latitude, location.longitude
         else:
             latitude, longitude = query.latitude, query.longitude
@@ -107,7 +117,7 @@ class OpenMeteoProvider:
         if request.units == "imperial":
             params.update(IMPERIAL_PARAMS)
         body = await self._get(self.forecast_url, params, FORECAST)
-        return _build_report(body, location, request)
+        return _build_report(body, location, alternatives, request)
 
     async def _get(self, url: str, params: dict[str, Any], service: str) -> Any:
         body = await get_json(url, params, service=service, policy=self.policy, headers={"Accept": "application/json"})
@@ -121,7 +131,7 @@ class OpenMeteoProvider:
             )
         return body
 
-    async def _geocode(self, query: PlaceQuery) -> Location:
+    async def _geocode(self, query: PlaceQuery) -> Resolution:
         # The geocoder matches names only, so qualifiers are applied to its results here; with a
         # qualifier, ask for more results so a smaller namesake in the wanted country is still among them.
         count = max(self.geocoding_count, 50) if query.qualifiers else self.geocoding_count
@@ -141,7 +151,7 @@ class OpenMeteoProvider:
             )
         wanted = normalize(query.name)
         exact = [c for c in candidates if normalize(c.location.name) == wanted]
-        return select(query.name, query.qualifiers, exact or candidates, GEOCODER).location
+        return select(query.name, query.qualifiers, exact or candidates, GEOCODER)
 
 
 def _candidate(position: int, result: Any) -> Candidate | None:
@@ -206,7 +216,9 @@ def _check_units(units_section: Mapping[str, Any], expected: str, where: str) ->
         )
 
 
-def _build_report(body: Any, location: Location | None, request: WeatherRequest) -> WeatherReport:
+def _build_report(
+    body: Any, location: Location | None, alternatives: list[Alternative], request: WeatherRequest
+) -> WeatherReport:
     if not isinstance(body, dict):
         raise ToolError(ErrorCode.UPSTREAM_ERROR, f"{FORECAST} returned {type(body).__name__}, not an object")
     units = request.units
@@ -258,11 +270,12 @@ def _build_report(body: Any, location: Location | None, request: WeatherRequest)
         as_of=as_of,
         observed_at=time,
         location=location,
+        alternatives=alternatives,
         units=units,
         unit_labels=labels,
         current=current,
         daily=daily,
-        summary=summarize(location, current, daily, labels, live=True, as_of=as_of),
+        summary=summarize(location, current, daily, labels, live=True, as_of=as_of, alternatives=alternatives),
         attribution=ATTRIBUTION,
     )
 

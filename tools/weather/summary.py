@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
-from tools.weather.models import CurrentConditions, DailyForecast, Location, UnitLabels
+from tools.weather.models import Alternative, CurrentConditions, DailyForecast, Location, UnitLabels
+
+# Namesakes spelled out in the sentence; the report's ``alternatives`` lists them all.
+_NAMED_ALTERNATIVES = 3
 
 
 def _value(value: float | int | None, unit: str) -> str:
@@ -21,6 +25,7 @@ def summarize(
     *,
     live: bool,
     as_of: dt.date,
+    alternatives: Sequence[Alternative],
 ) -> str:
     t, w = labels.temperature, labels.wind_speed
     text = (
@@ -37,6 +42,14 @@ def summarize(
             f" {today.date.isoformat()}: {today.description.lower()}, low {_value(today.temperature_min, t)}, "
             f"high {_value(today.temperature_max, t)}, "
             f"{_value(today.precipitation_probability_max, '%')} chance of precipitation."
+        )
+    if alternatives:
+        # Said in the sentence too, so a model that only reads the summary still states its assumption.
+        named = "; ".join(a.query for a in alternatives[:_NAMED_ALTERNATIVES])
+        more = len(alternatives) - _NAMED_ALTERNATIVES
+        text += (
+            f" Assumed the most populous {location.name}; other places of that name: {named}"
+            f"{f' and {more} more' if more > 0 else ''}."
         )
     if not live:
         text += f" Offline sample data dated {as_of.isoformat()}, not live weather."
