@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml package-lock.json
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e '.[all,dev]'
-	@# The MCP Inspector CLI for tests/mcp_server/test_inspector.py (package.json); that test skips without it.
+	@# Node test tools (package.json): the MCP Inspector CLI for tests/mcp_server/test_inspector.py, and the MCP
+	@# conformance suite with the Node 22 it needs (npm package `node`) for test_conformance.py; both skip without.
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
-	else echo "warning: npm not on PATH; MCP Inspector not installed, its end-to-end test will skip" >&2; fi
+	else echo "warning: npm not on PATH; Node test tools not installed, their end-to-end tests will skip" >&2; fi
 	touch $(STAMP)
 
 install: $(STAMP)
