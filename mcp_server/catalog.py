@@ -64,6 +64,11 @@ SQL_SCHEMA_DESCRIPTION = (
 )
 
 
+# Every tool's name, in the order they are listed; ``build_tools`` builds exactly these. The command line
+# checks per-tool limits against it.
+TOOL_NAMES = ("calculator", "weather", "sql_schema", "sql_query", "text2sql", "rag_search", "search")
+
+
 def build_tools(config: ServerConfig) -> list[ToolSpec]:
     search_provider = search_tool.make_provider(config.search_provider)
 
@@ -89,7 +94,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
     async def run_weather(request: weather.WeatherRequest) -> weather.WeatherReport:
         return await weather.get_weather(request, weather_provider)
 
-    return [
+    tools = [
         ToolSpec(
             name="calculator",
             title="Calculator",
@@ -151,3 +156,5 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             open_world=search_provider.name != "offline",
         ),
     ]
+    assert tuple(t.name for t in tools) == TOOL_NAMES, "TOOL_NAMES must list every tool"
+    return tools

@@ -2,8 +2,8 @@
 
 Order matters: an unknown tool is refused without touching quotas; a known one is checked and counted
 atomically (the store), then its arguments validated, then run under a time limit. Whatever happens, the
-usage row gets an outcome and a latency, and the caller gets a specific, machine-readable error — an
-exception inside a tool never takes the server down.
+usage row gets an outcome and a latency (``cancelled`` when the client goes away first), and the caller gets
+a specific, machine-readable error — an exception inside a tool never takes the server down.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from pydantic import ValidationError
 
 from mcp_server.catalog import ToolSpec
 from mcp_server.config import ServerConfig
 from mcp_server.gate import Caller
-from mcp_server.store import CallContext, KeyStore, QuotaExceeded
+from mcp_server.jsonrpc import first_lone_surrogate
+from mcp_server.store import CallContext, KeyRevoked, KeyStore, QuotaExceeded
 from tools.errors import ErrorCode, ToolError
 
 log = logging.getLogger("afbench.dispatch")
@@ -48,6 +50,18 @@ def _error(code: str, message: str, **details: Any) -> ToolOutcome:
     return ToolOutcome(error={"code": code, "message": message, "details": details})
 
 
+def _loggable(value: Any) -> Any:
+    """``value`` with each lone surrogate written out as its escape (``\\ud800``), so that the usage log can
+    store and show what the caller sent: a lone surrogate itself cannot be encoded."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_loggable(k): _loggable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_loggable(v) for v in value]
+    return value
+
+
 def _validation_message(exc: ValidationError) -> str:
     problems = []
     for item in exc.errors(include_url=False)[:5]:
@@ -70,6 +84,9 @@ class Dispatcher:
             )
         if arguments is None:
             arguments = {}
+        surrogate_at = first_lone_surrogate(arguments, "arguments")
+        if surrogate_at is not None:
+            arguments = _loggable(arguments)
         encoded = json.dumps(arguments, ensure_ascii=False, default=str)
         too_large = len(encoded.encode("utf-8")) > self.config.max_argument_bytes
         logged = {"_truncated": True, "bytes": len(encoded)} if too_large else arguments
@@ -80,7 +97,24 @@ class Dispatcher:
         reservation = await self.store.begin_call(context, name, logged)
         if isinstance(reservation, QuotaExceeded):
             return ToolOutcome(error=reservation.as_dict() | {"message": reservation.message()})
-        outcome = await self._run(spec, arguments, too_large)
+        if isinstance(reservation, KeyRevoked):
+            return ToolOutcome(error=reservation.as_dict())
+        if surrogate_at is not None:
+            outcome = _error(
+                ErrorCode.INVALID_ARGUMENT.value,
+                f"invalid arguments: {surrogate_at} contains a lone UTF-16 surrogate, which is not valid Unicode",
+                where=surrogate_at,
+            )
+        else:
+            try:
+                outcome = await self._run(spec, arguments, too_large)
+            except anyio.get_cancelled_exc_class():
+                # The client went away (or cancelled the request): say so in the log, then let it unwind.
+                # anyio re-delivers a cancellation at every await of a cancelled scope, hence the shield.
+                latency = (time.perf_counter() - started) * 1000
+                with anyio.CancelScope(shield=True):
+                    await self.store.finish_call(reservation, "cancelled", latency, "cancelled")
+                raise
         error_code = outcome.error["code"] if outcome.error else None
         await self.store.finish_call(
             reservation, "error" if outcome.is_error else "ok", (time.perf_counter() - started) * 1000, error_code

@@ -1,6 +1,8 @@
 """The ASGI gate in front of ``/mcp`` and ``/ws``: DNS-rebinding checks, API keys and trial tagging.
 
-Runs before any MCP traffic: a bad Host or Origin gets 403, a missing, unknown or revoked key 401. The caller
+Runs before any MCP traffic: a bad Host or Origin gets 403, a missing or unknown key 401 ``unauthorized``, a
+revoked one 401 ``key_revoked`` (HTTP checks every request; WebSocket and stdio sessions are checked on every
+request by their session guard). The caller
 (key, transport, trial id) is put in ``scope["state"]["afbench_caller"]`` for the tool dispatcher. A trial id
 comes from the ``X-Trial-Id`` header, or from a path prefix ``/t/<trial-id>/mcp`` (or ``/ws``) for clients
 that cannot set headers.
@@ -19,7 +21,7 @@ from urllib.parse import parse_qs
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mcp_server.store import ApiKey, KeyStore
+from mcp_server.store import ApiKey, KeyRevoked, KeyStore
 
 log = logging.getLogger("afbench.gate")
 
@@ -58,9 +60,14 @@ class GateSettings:
     ) -> GateSettings:
         names = {"127.0.0.1", "localhost", "[::1]"} if is_loopback(host) or host in ("0.0.0.0", "::") else set()
         names.add(host if ":" not in host else f"[{host}]")
-        hosts = {f"{n}:{port}" for n in names} | names | set(extra_hosts or [])
-        origins = {f"http://{h}" for h in hosts} | {f"https://{h}" for h in hosts} | set(extra_origins or [])
-        return cls(frozenset(hosts), frozenset(origins))
+        # A Host or Origin without a port means the scheme's default port (80, 443): accepted only when the
+        # server is bound there, or a page served by another local server could call this one.
+        hosts = {f"{n}:{port}" for n in names} | (names if port in (80, 443) else set()) | set(extra_hosts or [])
+        origins = {f"http://{n}:{port}" for n in names} | {f"https://{n}:{port}" for n in names}
+        origins |= {f"http://{n}" for n in names} if port == 80 else set()
+        origins |= {f"https://{n}" for n in names} if port == 443 else set()
+        origins |= {f"http://{h}" for h in extra_hosts or []} | {f"https://{h}" for h in extra_hosts or []}
+        return cls(frozenset(hosts), frozenset(origins | set(extra_origins or [])))
 
 
 class Gate:
@@ -102,20 +109,9 @@ class Gate:
             await _deny(scope, receive, send, 400, "invalid_trial_id", "trial id must match " + TRIAL_ID.pattern)
             return
         key = await self._authenticate(headers, scope)
-        if key is None:
-            detail = (
-                "unknown or revoked API key"
-                if _raw_key(headers) or b"api_key=" in scope.get("query_string", b"")
-                else "missing API key"
-            )
-            await _deny(
-                scope,
-                receive,
-                send,
-                401,
-                "unauthorized",
-                f"{detail}: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (WebSocket: or ?api_key=<key>)",
-            )
+        if key is None or key.revoked_at is not None:
+            code, message = self._refusal(key, headers, scope)
+            await _deny(scope, receive, send, 401, code, message)
             return
         transport = "websocket" if scope["type"] == "websocket" else "http"
         state = dict(scope.get("state") or {})
@@ -136,13 +132,34 @@ class Gate:
         return None
 
     async def _authenticate(self, headers: dict[str, str], scope: Scope) -> ApiKey | None:
+        """The key presented (revoked or not), or None when there is none or it is unknown."""
         if not self.settings.require_key:
             return await self.owner()
         raw = _raw_key(headers)
         if raw is None and scope["type"] == "websocket":
             # WebSocket clients in browsers and the mcp 1.x SDK cannot set headers on the handshake.
-            raw = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key", [None])[0]
-        return await self.store.authenticate(raw) if raw else None
+            raw = _query_key(scope)
+        return await self.store.lookup(raw) if raw else None
+
+    def _refusal(self, key: ApiKey | None, headers: dict[str, str], scope: Scope) -> tuple[str, str]:
+        how = "send 'Authorization: Bearer <key>' or 'X-API-Key: <key>' (WebSocket: or ?api_key=<key>)"
+        if key is not None:
+            revoked = KeyRevoked(key.name, key.revoked_at or 0).as_dict()
+            return "key_revoked", revoked["message"]
+        if _raw_key(headers):
+            return "unauthorized", f"unknown API key: {how}"
+        if _query_key(scope):
+            # Query strings end up in access logs and browser history: accepted only where headers cannot be set.
+            return "unauthorized", (
+                "the api_key query parameter is accepted only on /ws (WebSocket handshakes cannot carry headers); "
+                "on /mcp send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
+            )
+        return "unauthorized", f"missing API key: {how}"
+
+
+def _query_key(scope: Scope) -> str | None:
+    found: str | None = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("api_key", [None])[0]
+    return found or None
 
 
 def _raw_key(headers: dict[str, str]) -> str | None:

@@ -6,16 +6,21 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import signal
 import socket
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mcp_server import sdk
 from mcp_server.gate import Gate, GateSettings
+from mcp_server.http_front import HttpFront
+from mcp_server.log_redaction import uvicorn_log_config
 from mcp_server.runtime import Runtime
-from mcp_server.sdk import serve_websocket, streamable_http_manager
+from mcp_server.streams import serve_websocket
 
 log = logging.getLogger("afbench.http")
 
@@ -39,6 +44,7 @@ def uvicorn_config(app: ASGIApp, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         log_level=log_level,
+        log_config=uvicorn_log_config(),
         ws="websockets-sansio",
         ws_max_size=MAX_BODY_BYTES,
         lifespan="on",
@@ -46,10 +52,35 @@ def uvicorn_config(app: ASGIApp, log_level: str) -> uvicorn.Config:
     )
 
 
+class QuietServer(uvicorn.Server):
+    """uvicorn's server, minus one habit: after a graceful shutdown on SIGINT/SIGTERM it re-raises the signal,
+    which turns Ctrl-C into a KeyboardInterrupt while the sessions database is still being closed (and printed
+    "Event loop is closed" from its thread). Here the signal only stops the server; ``interrupted`` tells."""
+
+    interrupted = False
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+        self.interrupted = signal.SIGINT in self._captured_signals
+
+
 class Router:
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.manager = streamable_http_manager(runtime.server, MAX_BODY_BYTES)
+        self.manager = sdk.streamable_http_manager(runtime.server, MAX_BODY_BYTES)
+        self.front = HttpFront(
+            self.manager.handle_request, sdk.protocol(runtime.server), MAX_BODY_BYTES, sdk.SESSION_IDLE_TIMEOUT_S
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -57,9 +88,9 @@ class Router:
             return
         path = scope["path"].rstrip("/") or "/"
         if scope["type"] == "websocket" and path == "/ws":
-            await serve_websocket(self.runtime.server, scope, receive, send)
+            await serve_websocket(self.runtime.server, self.runtime.store, scope, receive, send)
         elif scope["type"] == "http" and path == "/mcp":
-            await self.manager.handle_request(scope, receive, send)
+            await self.front(scope, receive, send)
         elif scope["type"] == "http" and path == "/healthz":
             await _json(send, 200, {"status": "ok", "tools": sorted(self.runtime.dispatcher.tools)})
         elif scope["type"] == "http":

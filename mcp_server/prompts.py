@@ -1,13 +1,14 @@
 """The specialists' system prompts, served as MCP prompts and used by every benchmark build.
 
-The texts live in ``prompt_texts/*.md`` so they can be read and reviewed as prose; this module is their one
-loader.
+The texts live in ``prompt_texts/*.md`` so they can be read and reviewed as prose. A name is looked up in
+the catalog below, never joined into a path: a caller's name (``../../README``) cannot reach the file
+system or learn what exists there.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from pathlib import Path
 
 _TEXTS = Path(__file__).resolve().parent / "prompt_texts"
@@ -19,9 +20,9 @@ class PromptSpec:
     title: str
     description: str
 
-    @property
+    @cached_property
     def text(self) -> str:
-        return load_prompt(self.name)
+        return (_TEXTS / f"{self.name}.md").read_text(encoding="utf-8").strip()
 
 
 PROMPTS: tuple[PromptSpec, ...] = (
@@ -36,11 +37,16 @@ PROMPTS: tuple[PromptSpec, ...] = (
         "System prompt of the operational agent: calculations, weather, business data, how-tos and runbooks.",
     ),
 )
+_BY_NAME = {p.name: p for p in PROMPTS}
 
 
-@cache
+def find_prompt(name: str) -> PromptSpec | None:
+    return _BY_NAME.get(name)
+
+
 def load_prompt(name: str) -> str:
-    path = _TEXTS / f"{name}.md"
-    if not path.is_file():
-        raise KeyError(f"unknown prompt '{name}'; known: {', '.join(p.name for p in PROMPTS)}")
-    return path.read_text(encoding="utf-8").strip()
+    """The text of the catalog prompt ``name``; KeyError naming the known prompts otherwise."""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        raise KeyError(f"unknown prompt {name!r}; known: {', '.join(_BY_NAME)}")
+    return spec.text

@@ -1,25 +1,33 @@
 """The one place that speaks the ``mcp`` SDK (1.x): tools, resources and prompts onto a low-level Server,
-and the stdio and WebSocket transports. Moving to ``mcp`` 2.x means changing this module and little else.
+what the SDK understands (for the session guard in front of it), and messages into and out of its session
+streams. The transports are ours (``streams.py``, ``http_front.py``); moving to ``mcp`` 2.x means changing
+this module and little else.
 """
 
 from __future__ import annotations
 
 import contextvars
 import os
-import warnings
+import typing
+from functools import cache
 from typing import Any
 
+import anyio
 import mcp.types as types
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.lowlevel import Server
 from mcp.server.lowlevel.helper_types import ReadResourceContents
-from pydantic import AnyUrl
-from starlette.types import Receive, Scope, Send
+from mcp.shared.exceptions import McpError
+from mcp.shared.message import SessionMessage
+from pydantic import AnyUrl, BaseModel, ValidationError
 
+from mcp_server import jsonrpc
 from mcp_server.catalog import ToolSpec
 from mcp_server.dispatch import Dispatcher
 from mcp_server.gate import CALLER_STATE, Caller
-from mcp_server.prompts import PROMPTS, load_prompt
+from mcp_server.prompts import PROMPTS, find_prompt
 from mcp_server.resources import ResourceSpec
+from mcp_server.session_guard import Protocol
 
 SERVER_NAME = "afbench"
 INSTRUCTIONS = (
@@ -27,8 +35,15 @@ INSTRUCTIONS = (
     "retrieval over legal documents. Errors come back as tool results with a code and a message."
 )
 
-# Caller of the connection being served, for transports without an HTTP request per message (stdio, WebSocket).
+McpServer = Server[Any, Any]  # the SDK's server object, for modules that hold one without speaking the SDK
+
+# Caller and session id of the connection being served, for transports without an HTTP request per message
+# (stdio, WebSocket).
 CURRENT_CALLER: contextvars.ContextVar[Caller] = contextvars.ContextVar("afbench_caller")
+CURRENT_SESSION: contextvars.ContextVar[str] = contextvars.ContextVar("afbench_session")
+# The SDK keeps an HTTP session for this long without a request in flight (its default, stated once here
+# because the HTTP front keeps its per-session state for as long).
+SESSION_IDLE_TIMEOUT_S = 1800.0
 
 
 def _tool(spec: ToolSpec) -> types.Tool:
@@ -80,7 +95,11 @@ def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Serve
     async def read_resource(uri: AnyUrl) -> list[ReadResourceContents]:
         spec = by_uri.get(str(uri))
         if spec is None:
-            raise ValueError(f"unknown resource '{uri}'; available: {', '.join(sorted(by_uri))}")
+            raise _error(
+                jsonrpc.RESOURCE_NOT_FOUND,
+                f"Resource not found: {str(uri)!r}; available: {', '.join(sorted(by_uri))}",
+                {"uri": str(uri)},
+            )
         return [ReadResourceContents(content=await spec.read(), mime_type=spec.mime_type)]
 
     @server.list_prompts()  # type: ignore[no-untyped-call,untyped-decorator]
@@ -89,17 +108,20 @@ def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Serve
 
     @server.get_prompt()  # type: ignore[no-untyped-call,untyped-decorator]
     async def get_prompt(name: str, arguments: dict[str, str] | None) -> types.GetPromptResult:
-        try:
-            text = load_prompt(name)
-        except KeyError as exc:
-            raise ValueError(str(exc.args[0])) from None
-        spec = next(p for p in PROMPTS if p.name == name)
+        spec = find_prompt(name)
+        if spec is None:
+            known = ", ".join(p.name for p in PROMPTS)
+            raise _error(jsonrpc.INVALID_PARAMS, f"Invalid params: unknown prompt {name!r}; known: {known}")
         return types.GetPromptResult(
             description=spec.description,
-            messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],
+            messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=spec.text))],
         )
 
     return server
+
+
+def _error(code: int, message: str, data: Any = None) -> McpError:
+    return McpError(types.ErrorData(code=code, message=message, data=data))
 
 
 def _current_caller(server: Server[Any, Any]) -> tuple[Caller, str | None]:
@@ -109,7 +131,7 @@ def _current_caller(server: Server[Any, Any]) -> tuple[Caller, str | None]:
         caller = request.scope.get("state", {}).get(CALLER_STATE)
         if isinstance(caller, Caller):
             return caller, request.headers.get("mcp-session-id")
-    return CURRENT_CALLER.get(), f"{CURRENT_CALLER.get().transport}-{id(context.session):x}"
+    return CURRENT_CALLER.get(), CURRENT_SESSION.get(None)
 
 
 def _version() -> str:
@@ -121,30 +143,89 @@ def _version() -> str:
         return "dev"
 
 
-async def run_stdio(server: Server[Any, Any], caller: Caller) -> None:
-    from mcp.server.stdio import stdio_server
-
-    CURRENT_CALLER.set(caller)
-    async with stdio_server() as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+# --- what the SDK understands, for the session guard --------------------------------------------------------
 
 
-async def serve_websocket(server: Server[Any, Any], scope: Scope, receive: Receive, send: Send) -> None:
-    """One WebSocket connection (subprotocol ``mcp``); the gate has already admitted the caller."""
-    with warnings.catch_warnings():
-        # mcp 1.x marks its WebSocket transport deprecated (gone in 2.0); we keep it while 1.x is pinned.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from mcp.server.websocket import websocket_server
+def _method_of(model: type[BaseModel]) -> str:
+    (method,) = typing.get_args(model.model_fields["method"].annotation)
+    return str(method)
 
-    CURRENT_CALLER.set(scope["state"][CALLER_STATE])
-    async with websocket_server(scope, receive, send) as (read, write):
-        await server.run(read, write, server.create_initialization_options())
+
+@cache
+def _client_models() -> tuple[dict[str, type[BaseModel]], dict[str, type[BaseModel]]]:
+    requests = {_method_of(m): m for m in typing.get_args(types.ClientRequestType)}
+    notifications = {_method_of(m): m for m in typing.get_args(types.ClientNotificationType)}
+    return requests, notifications
+
+
+def _problem(models: dict[str, type[BaseModel]], method: str, payload: dict[str, Any]) -> str | None:
+    try:
+        models[method].model_validate(payload)
+    except ValidationError as exc:
+        problems = []
+        for item in exc.errors(include_url=False)[:3]:
+            where = ".".join(str(p) for p in item["loc"]) or "params"
+            problems.append(f"{where}: {item['msg']}")
+        return "; ".join(problems)
+    return None
+
+
+def protocol(server: Server[Any, Any]) -> Protocol:
+    """The request methods ``server`` has handlers for, the notifications a client may send, and the SDK's
+    own checks of their params (so that the guard answers ``-32602`` with what is wrong)."""
+    requests, notifications = _client_models()
+    # initialize is answered by the SDK's session itself, not by a handler.
+    handled = frozenset(_method_of(model) for model in server.request_handlers) | {"initialize"}
+    return Protocol(
+        methods=handled & frozenset(requests),
+        notifications=frozenset(notifications),
+        check_request=lambda method, payload: _problem(requests, method, payload),
+        check_notification=lambda method, payload: _problem(notifications, method, payload),
+    )
+
+
+# --- messages into and out of an SDK session ------------------------------------------------------------------
+
+
+def to_sdk(payload: dict[str, Any], request_context: Any = None) -> SessionMessage:
+    """A message the guard admitted, for the SDK session's read stream (``request_context``: the HTTP request,
+    where the tools find their caller)."""
+    from mcp.shared.message import ServerMessageMetadata
+
+    metadata = ServerMessageMetadata(request_context=request_context) if request_context is not None else None
+    return SessionMessage(types.JSONRPCMessage.model_validate(payload), metadata=metadata)
+
+
+def from_sdk(message: SessionMessage) -> dict[str, Any]:
+    dumped: dict[str, Any] = message.message.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped
+
+
+async def run_session(
+    server: Server[Any, Any],
+    read: MemoryObjectReceiveStream[SessionMessage | Exception],
+    write: MemoryObjectSendStream[SessionMessage],
+) -> None:
+    await server.run(read, write, server.create_initialization_options())
+
+
+def session_streams() -> tuple[
+    tuple[MemoryObjectSendStream[SessionMessage | Exception], MemoryObjectReceiveStream[SessionMessage | Exception]],
+    tuple[MemoryObjectSendStream[SessionMessage], MemoryObjectReceiveStream[SessionMessage]],
+]:
+    """(into the session: writer, reader), (out of it: writer, reader)."""
+    return (
+        anyio.create_memory_object_stream[SessionMessage | Exception](0),
+        anyio.create_memory_object_stream[SessionMessage](0),
+    )
 
 
 def streamable_http_manager(server: Server[Any, Any], max_body_bytes: int) -> Any:
     from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
-    return StreamableHTTPSessionManager(app=server, max_request_body_size=max_body_bytes)
+    return StreamableHTTPSessionManager(
+        app=server, max_request_body_size=max_body_bytes, session_idle_timeout=SESSION_IDLE_TIMEOUT_S
+    )
 
 
 def environment_key() -> str | None:

@@ -6,6 +6,11 @@ windows and, when under every limit, inserts the usage row: N concurrent calls a
 of M succeed exactly M times, across connections, transports and server processes sharing the file.
 Refused calls go to ``refusals``, never to ``usage``, so usage counts only executed calls.
 
+Every call's row starts ``running`` and ends ``ok``, ``error``, ``cancelled`` (the client went away) or
+``interrupted`` (the server process ended first). A server registers itself in ``server_runs``; on start it
+settles the ``running`` rows of runs whose process is gone (a crash, ``kill -9``) as ``interrupted``, with
+the time of the restart. They still count against the quota: they were admitted, and may have run.
+
 The check reads per-window counters (``usage_counters``: one row per key and minute, day, and tool-day),
 incremented in the same transaction as the usage row, so its cost does not grow with the day's traffic and
 one call costs five statements: BEGIN, one SELECT of limits and counts, the usage INSERT, one counter UPSERT,
@@ -18,6 +23,7 @@ import asyncio
 import hashlib
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +33,8 @@ from types import EllipsisType
 from typing import Any
 
 import aiosqlite
+
+from mcp_server.process_identity import ProcessIdentity
 
 KEY_PREFIX = "afb_"
 OWNER_NAME = "local-owner"
@@ -60,10 +68,19 @@ CREATE TABLE IF NOT EXISTS usage (
     arg_bytes INTEGER NOT NULL,
     outcome TEXT NOT NULL DEFAULT 'running',
     error_code TEXT,
-    latency_ms REAL
+    latency_ms REAL,
+    server_run INTEGER,
+    finished_at REAL
 );
 CREATE INDEX IF NOT EXISTS usage_by_key_time ON usage (key_id, started_at);
 CREATE INDEX IF NOT EXISTS usage_by_trial ON usage (trial_id, id);
+CREATE TABLE IF NOT EXISTS server_runs (
+    id INTEGER PRIMARY KEY,
+    host TEXT NOT NULL,
+    process TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    ended_at REAL
+);
 CREATE TABLE IF NOT EXISTS usage_counters (
     key_id INTEGER NOT NULL REFERENCES api_keys(id),
     window TEXT NOT NULL,
@@ -79,6 +96,19 @@ CREATE TABLE IF NOT EXISTS refusals (
     trial_id TEXT
 );
 """
+
+
+# Added after the first release; older databases get them on open.
+_ADDED_COLUMNS = (("usage", "server_run", "INTEGER"), ("usage", "finished_at", "REAL"))
+_RUNNING_INDEX = "CREATE INDEX IF NOT EXISTS usage_running ON usage (server_run) WHERE outcome = 'running'"
+
+
+class StoreError(Exception):
+    """The sessions database cannot be used; the message says which file, why, and what to do."""
+
+
+class KeyNameError(ValueError):
+    """A key name that is invalid, taken, or (for a change) not there."""
 
 
 def hash_key(raw_key: str) -> str:
@@ -144,6 +174,22 @@ class QuotaExceeded:
 
 
 @dataclass(frozen=True)
+class KeyRevoked:
+    """The key was revoked (or deleted): every request of every session using it is refused, for good."""
+
+    name: str
+    revoked_at: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "code": "key_revoked",
+            "message": f"the API key '{self.name}' was revoked at {_iso(self.revoked_at)}; this session cannot be used "
+            "any more: connect again with an active key",
+            "revoked_at": _iso(self.revoked_at),
+        }
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Who is calling and through what, attached to every usage row."""
 
@@ -156,10 +202,11 @@ class CallContext:
 PRUNE_EVERY = 10_000
 
 
-def _refusal(row: Any, tool: str, now: float, minute: int, day: int) -> QuotaExceeded | None:
-    """The first limit that one more call would break, or None. Windows: UTC minute, UTC day."""
+def _refusal(row: Any, key: ApiKey, tool: str, now: float, minute: int, day: int) -> QuotaExceeded | KeyRevoked | None:
+    """Why one more call is refused (revoked key, or the first limit it would break), or None.
+    Windows: UTC minute, UTC day."""
     if row is None or row["revoked_at"] is not None:
-        return QuotaExceeded("key_revoked", 0, 0, now)
+        return KeyRevoked(key.name, row["revoked_at"] if row is not None else now)
     minute_end, day_end = (minute + 1) * 60.0, (day + 1) * 86400.0
     checks = (
         ("per_minute", row["per_minute"], row["used_minute"], minute_end),
@@ -172,6 +219,13 @@ def _refusal(row: Any, tool: str, now: float, minute: int, day: int) -> QuotaExc
     return None
 
 
+async def _add_missing_columns(connection: aiosqlite.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        existing = {row[1] for row in await connection.execute_fetchall(f"PRAGMA table_info({table})")}
+        if column not in existing:
+            await connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+
 class KeyStore:
     """One aiosqlite connection per store; a process-local lock keeps check-and-count transactions short."""
 
@@ -180,21 +234,85 @@ class KeyStore:
         self.path = path
         self._lock = asyncio.Lock()
         self._calls_since_prune = 0
+        self.run_id: int | None = None  # set when this store serves calls (a server process)
+        self.settled_at_start = 0
 
     @classmethod
-    async def open(cls, path: Path | str) -> KeyStore:
+    async def open(cls, path: Path | str, *, serving: bool = False) -> KeyStore:
+        """Open (creating if new) the sessions database at ``path``; its folder must exist.
+
+        ``serving``: this process will serve calls — register it, and settle what dead servers left running.
+        Raises StoreError for a folder, a missing folder, or a file that is not an afbench SQLite database.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        connection = await aiosqlite.connect(path, timeout=30, isolation_level=None)
-        connection.row_factory = aiosqlite.Row
-        await connection.execute("PRAGMA journal_mode=WAL")
-        await connection.execute("PRAGMA synchronous=NORMAL")
-        await connection.execute("PRAGMA foreign_keys=ON")
-        await connection.executescript(_SCHEMA)
-        return cls(connection, path)
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder; give the path of a SQLite file, e.g. {path / 'sessions.sqlite'}")
+        if not path.parent.is_dir():
+            raise StoreError(f"folder {path.parent} does not exist; create it, or give another path")
+        try:
+            connection = await aiosqlite.connect(path, timeout=30, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open {path}: {exc}") from None
+        try:
+            connection.row_factory = aiosqlite.Row
+            await connection.execute("PRAGMA journal_mode=WAL")
+            await connection.execute("PRAGMA synchronous=NORMAL")
+            await connection.execute("PRAGMA foreign_keys=ON")
+            await connection.executescript(_SCHEMA)
+            await _add_missing_columns(connection)
+            await connection.execute(_RUNNING_INDEX)
+            store = cls(connection, path)
+            if serving:
+                await store._register_run()
+        except sqlite3.DatabaseError as exc:
+            # Close it, or aiosqlite's thread keeps the process alive after the error.
+            await connection.close()
+            raise StoreError(f"{path} is not an afbench sessions database (SQLite: {exc})") from None
+        except BaseException:
+            await connection.close()
+            raise
+        return store
 
     async def close(self) -> None:
+        if self.run_id is not None:
+            # Calls still running now will never finish: this process is going away.
+            async with self._lock:
+                now = time.time()
+                await self._settle("server_run = ?", (self.run_id,), "interrupted", now)
+                await self._db.execute("UPDATE server_runs SET ended_at = ? WHERE id = ?", (now, self.run_id))
         await self._db.close()
+
+    async def _register_run(self) -> None:
+        me = ProcessIdentity.current()
+        now = time.time()
+        runs = await self._db.execute_fetchall(
+            "SELECT r.id, r.host, r.process FROM server_runs r WHERE r.ended_at IS NULL"
+        )
+        dead = []
+        for run in runs:
+            identity = ProcessIdentity.parse(run["host"], run["process"])
+            if identity is None or identity.is_alive() is False:
+                dead.append(run["id"])
+        async with self._lock:
+            settled = 0
+            for run_id in dead:
+                settled += await self._settle("server_run = ?", (run_id,), "interrupted", now)
+                await self._db.execute("UPDATE server_runs SET ended_at = ? WHERE id = ?", (now, run_id))
+            # Rows written before servers registered themselves have no run; no live server owns them.
+            settled += await self._settle("server_run IS NULL", (), "interrupted", now)
+            cursor = await self._db.execute(
+                "INSERT INTO server_runs (host, process, started_at) VALUES (?, ?, ?)", (me.host, me.token, now)
+            )
+        self.run_id = cursor.lastrowid
+        self.settled_at_start = settled
+
+    async def _settle(self, where: str, params: Sequence[Any], outcome: str, now: float) -> int:
+        """Give every ``running`` row matching ``where`` its final ``outcome``; called under the lock."""
+        cursor = await self._db.execute(
+            f"UPDATE usage SET outcome = ?, error_code = ?, finished_at = ? WHERE outcome = 'running' AND {where}",
+            (outcome, outcome, now, *params),
+        )
+        return cursor.rowcount
 
     # --- keys -----------------------------------------------------------------------------------------
 
@@ -202,7 +320,7 @@ class KeyStore:
         """Create a key; returns it with the raw secret, which is never stored and never shown again."""
         name = name.strip()
         if not name or len(name) > 100 or any(ch.isspace() and ch != " " for ch in name):
-            raise ValueError("key name must be 1-100 printable characters")
+            raise KeyNameError("key name must be 1-100 printable characters")
         raw = KEY_PREFIX + secrets.token_urlsafe(32)
         async with self._lock:
             try:
@@ -212,7 +330,7 @@ class KeyStore:
                     (name, hash_key(raw), raw[:8] + "…", time.time(), limits.per_minute, limits.per_day),
                 )
             except aiosqlite.IntegrityError:
-                raise ValueError(f"a key named '{name}' already exists") from None
+                raise KeyNameError(f"a key named '{name}' already exists") from None
             key_id = cursor.lastrowid
             assert key_id is not None
             await self._db.executemany(
@@ -229,7 +347,7 @@ class KeyStore:
         if key is None:
             try:
                 key, _ = await self.create_key(OWNER_NAME)
-            except ValueError:  # created concurrently by another process
+            except KeyNameError:  # created concurrently by another process
                 key = await self.get_key(OWNER_NAME)
         assert key is not None
         return key
@@ -262,8 +380,21 @@ class KeyStore:
 
     async def authenticate(self, raw_key: str) -> ApiKey | None:
         """The active key matching ``raw_key``, or None when unknown or revoked."""
-        found = await self._load("key_hash = ? AND revoked_at IS NULL", (hash_key(raw_key),))
+        key = await self.lookup(raw_key)
+        return key if key is not None and key.revoked_at is None else None
+
+    async def lookup(self, raw_key: str) -> ApiKey | None:
+        """The key matching ``raw_key``, revoked or not (so that its holder can be told it was revoked)."""
+        found = await self._load("key_hash = ?", (hash_key(raw_key),))
         return found[0] if found else None
+
+    async def revocation(self, key: ApiKey) -> KeyRevoked | None:
+        """None while ``key`` is active; checked on every request of a long-lived session (WebSocket, stdio)."""
+        rows = await self._db.execute_fetchall("SELECT revoked_at FROM api_keys WHERE id = ?", (key.id,))
+        row = next(iter(rows), None)
+        if row is not None and row["revoked_at"] is None:
+            return None
+        return KeyRevoked(key.name, row["revoked_at"] if row is not None else time.time())
 
     async def revoke(self, name: str) -> bool:
         async with self._lock:
@@ -283,7 +414,7 @@ class KeyStore:
         """Change limits; ``...`` leaves a limit as it is, None removes it."""
         key = await self.get_key(name)
         if key is None:
-            raise ValueError(f"no key named '{name}'")
+            raise KeyNameError(f"no key named '{name}'")
         async with self._lock:
             if per_minute is not ...:
                 await self._db.execute("UPDATE api_keys SET per_minute = ? WHERE id = ?", (per_minute, key.id))
@@ -304,7 +435,9 @@ class KeyStore:
 
     # --- quota and usage ------------------------------------------------------------------------------
 
-    async def begin_call(self, context: CallContext, tool: str, arguments: dict[str, Any]) -> int | QuotaExceeded:
+    async def begin_call(
+        self, context: CallContext, tool: str, arguments: dict[str, Any]
+    ) -> int | QuotaExceeded | KeyRevoked:
         """Atomically check every limit and record the call; returns the usage row id or the refusal."""
         encoded = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
         key = context.key
@@ -326,17 +459,18 @@ class KeyStore:
                         (tool, *windows, key.id),
                     )
                 ).fetchone()
-                refusal = _refusal(row, tool, now, minute, day)
+                refusal = _refusal(row, key, tool, now, minute, day)
                 if refusal is not None:
+                    limit_name = refusal.limit if isinstance(refusal, QuotaExceeded) else "key_revoked"
                     await self._db.execute(
                         "INSERT INTO refusals (key_id, at, tool, limit_name, trial_id) VALUES (?, ?, ?, ?, ?)",
-                        (key.id, now, tool, refusal.limit, context.trial_id),
+                        (key.id, now, tool, limit_name, context.trial_id),
                     )
                     await self._db.execute("COMMIT")
                     return refusal
                 cursor = await self._db.execute(
                     "INSERT INTO usage (key_id, started_at, tool, transport, mcp_session, trial_id, arguments,"
-                    " arg_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " arg_bytes, server_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key.id,
                         now,
@@ -346,6 +480,7 @@ class KeyStore:
                         context.trial_id,
                         encoded,
                         len(encoded.encode("utf-8")),
+                        self.run_id,
                     ),
                 )
                 await self._db.execute(
@@ -374,10 +509,13 @@ class KeyStore:
         )
 
     async def finish_call(self, usage_id: int, outcome: str, latency_ms: float, error_code: str | None = None) -> None:
-        await self._db.execute(
-            "UPDATE usage SET outcome = ?, latency_ms = ?, error_code = ? WHERE id = ?",
-            (outcome, round(latency_ms, 3), error_code, usage_id),
-        )
+        # Under the lock: on this shared connection a statement run while another call holds BEGIN IMMEDIATE
+        # joins that transaction, and a crash before its COMMIT would lose an outcome the client already saw.
+        async with self._lock:
+            await self._db.execute(
+                "UPDATE usage SET outcome = ?, latency_ms = ?, error_code = ?, finished_at = ? WHERE id = ?",
+                (outcome, round(latency_ms, 3), error_code, time.time(), usage_id),
+            )
 
     async def usage(
         self, *, key_name: str | None = None, trial_id: str | None = None, limit: int | None = None
@@ -411,15 +549,19 @@ class KeyStore:
                 "outcome": r["outcome"],
                 "error_code": r["error_code"],
                 "latency_ms": r["latency_ms"],
+                "finished": _iso(r["finished_at"]),
             }
             for r in rows
         ]
 
     async def usage_summary(self) -> list[dict[str, Any]]:
-        """Per key and tool: calls, errors, mean latency, and refusals."""
+        """Per key and tool: calls, how they ended (errors; interrupted by a server's end; cancelled by the
+        client; still running), mean latency of finished calls, and refusals."""
         rows = await self._db.execute_fetchall(
             "SELECT k.name AS key, u.tool AS tool, COUNT(*) AS calls,"
-            " SUM(u.outcome != 'ok') AS errors, ROUND(AVG(u.latency_ms), 2) AS mean_latency_ms"
+            " SUM(u.outcome = 'error') AS errors, SUM(u.outcome = 'interrupted') AS interrupted,"
+            " SUM(u.outcome = 'cancelled') AS cancelled, SUM(u.outcome = 'running') AS running,"
+            " ROUND(AVG(u.latency_ms), 2) AS mean_latency_ms"
             " FROM usage u JOIN api_keys k ON k.id = u.key_id GROUP BY k.name, u.tool ORDER BY k.name, u.tool"
         )
         refused = await self._db.execute_fetchall(
@@ -429,7 +571,17 @@ class KeyStore:
         refusals = {(r["key"], r["tool"]): r["n"] for r in refused}
         summary = [dict(r) | {"refused": refusals.pop((r["key"], r["tool"]), 0)} for r in rows]
         summary += [
-            {"key": k, "tool": t, "calls": 0, "errors": 0, "mean_latency_ms": None, "refused": n}
+            {
+                "key": k,
+                "tool": t,
+                "calls": 0,
+                "errors": 0,
+                "interrupted": 0,
+                "cancelled": 0,
+                "running": 0,
+                "mean_latency_ms": None,
+                "refused": n,
+            }
             for (k, t), n in refusals.items()
         ]
         return summary

@@ -189,7 +189,7 @@ def test_tool_error_comes_back_as_an_error_result(setup: Setup) -> None:
 
 @pytest.mark.parametrize(
     ("key", "expected"),
-    [(None, "missing API key"), ("afb_not-a-real-key", "unknown or revoked API key")],
+    [(None, "missing API key"), ("afb_not-a-real-key", "unknown API key")],
     ids=["no-key", "unknown-key"],
 )
 def test_without_a_valid_key_the_server_answers_401_and_nothing_runs(

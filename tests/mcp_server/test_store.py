@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from mcp_server.store import CallContext, KeyStore, Limits, QuotaExceeded, hash_key
+from mcp_server.process_identity import ProcessIdentity
+from mcp_server.store import CallContext, KeyRevoked, KeyStore, Limits, QuotaExceeded, hash_key
 
 
 @pytest.fixture
@@ -44,7 +48,8 @@ async def test_revoked_key_no_longer_authenticates_and_is_refused_mid_session(st
     assert not await store.revoke("carol")
     assert await store.authenticate(raw) is None
     refusal = await store.begin_call(context, "calculator", {})
-    assert isinstance(refusal, QuotaExceeded) and refusal.limit == "key_revoked"
+    assert isinstance(refusal, KeyRevoked) and refusal.as_dict()["code"] == "key_revoked"
+    assert "retry_after_s" not in refusal.as_dict() and "resets_at" not in refusal.as_dict()
 
 
 async def test_concurrent_calls_get_exactly_the_quota(store: KeyStore) -> None:
@@ -133,3 +138,96 @@ async def test_windows_reset_and_old_counters_are_pruned(store: KeyStore, monkey
     day = int(clock[0] // 86400)
     assert sorted(w for (w,) in windows) == sorted([f"d:{day}", f"t:{day}:calculator", f"m:{int(clock[0] // 60)}"])
     assert len(await store.usage(key_name="ivy")) == 4
+
+
+async def test_an_outcome_is_committed_before_finish_call_returns(tmp_path: Path) -> None:
+    """finish_call used to run outside the lock: its UPDATE joined another call's open BEGIN IMMEDIATE, so the
+    client saw success while the outcome was not yet committed (and a crash then lost it)."""
+    path = tmp_path / "s.sqlite"
+    store = await KeyStore.open(path, serving=True)
+    try:
+        key, _ = await store.create_key("frank")
+        first = await store.begin_call(CallContext(key, "http"), "calculator", {"n": 1})
+        assert isinstance(first, int)
+        in_transaction, release = asyncio.Event(), asyncio.Event()
+        original = store._db.execute
+
+        async def slow_execute(sql: str, *args: object) -> object:
+            result = await original(sql, *args)
+            if sql.startswith("INSERT INTO usage_counters"):  # inside the second call's transaction
+                in_transaction.set()
+                await release.wait()
+            return result
+
+        store._db.execute = slow_execute  # type: ignore[assignment,method-assign]
+        second = asyncio.create_task(store.begin_call(CallContext(key, "http"), "calculator", {"n": 2}))
+        await in_transaction.wait()
+        finished = asyncio.create_task(store.finish_call(first, "ok", 1.0))
+        try:
+            await asyncio.sleep(0.2)
+            assert not finished.done()  # it waits for the open transaction instead of joining it
+        finally:
+            release.set()
+            await asyncio.gather(second, finished)
+        outcome = sqlite3.connect(path).execute("SELECT outcome FROM usage WHERE id = ?", (first,)).fetchone()
+        assert outcome == ("ok",)  # committed: visible from another connection
+    finally:
+        await store.close()
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+async def test_a_starting_server_settles_the_calls_a_dead_server_left_running(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    live = await KeyStore.open(path, serving=True)  # a server that is still running
+    key, _ = await live.create_key("gail", Limits(per_day=10))
+    live_call = await live.begin_call(CallContext(key, "http"), "calculator", {"live": True})
+    dead = ProcessIdentity(socket.gethostname(), ProcessIdentity.current().boot, _dead_pid(), "1")
+    with sqlite3.connect(path) as db:  # what a server killed with SIGKILL leaves behind
+        run = db.execute(
+            "INSERT INTO server_runs (host, process, started_at) VALUES (?, ?, 0)", (dead.host, dead.token)
+        ).lastrowid
+        db.execute(
+            "INSERT INTO usage (key_id, started_at, tool, transport, arguments, arg_bytes, server_run)"
+            " VALUES (?, 0, 'calculator', 'http', '{}', 2, ?)",
+            (key.id, run),
+        )
+    restarted = await KeyStore.open(path, serving=True)
+    try:
+        assert restarted.settled_at_start == 1
+        rows = {r["id"]: r for r in await restarted.usage(key_name="gail")}
+        assert rows[live_call]["outcome"] == "running"  # the live server's call is left alone
+        (interrupted,) = [r for r in rows.values() if r["id"] != live_call]
+        assert interrupted["outcome"] == "interrupted" and interrupted["error_code"] == "interrupted"
+        assert interrupted["finished"] is not None
+        summary = (await restarted.usage_summary())[0]
+        assert (summary["calls"], summary["errors"], summary["interrupted"], summary["running"]) == (2, 0, 1, 1)
+    finally:
+        await restarted.close()
+        await live.close()
+    # A clean stop settles its own unfinished calls as well; nothing stays running.
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM usage WHERE outcome = 'running'").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM server_runs WHERE ended_at IS NULL").fetchone() == (0,)
+
+
+async def test_a_database_of_the_previous_release_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(
+            "CREATE TABLE usage (id INTEGER PRIMARY KEY, key_id INTEGER NOT NULL, started_at REAL NOT NULL,"
+            " tool TEXT NOT NULL, transport TEXT NOT NULL, mcp_session TEXT, trial_id TEXT, arguments TEXT NOT NULL,"
+            " arg_bytes INTEGER NOT NULL, outcome TEXT NOT NULL DEFAULT 'running', error_code TEXT, latency_ms REAL);"
+            "INSERT INTO usage (key_id, started_at, tool, transport, arguments, arg_bytes)"
+            " VALUES (1, 0, 'x', 'http', '{}', 2);"
+        )
+    store = await KeyStore.open(path, serving=True)
+    try:
+        # The old release's running row has no server run: no live server can own it.
+        assert store.settled_at_start == 1
+    finally:
+        await store.close()

@@ -47,7 +47,7 @@ async def test_select_returns_columns_and_rows(db: Path) -> None:
     assert result.rows == [[1, "London & South East"], [2, "South West"]]
     assert result.row_count == 2
     assert result.truncated is False
-    assert result.database == str(db)
+    assert result.database == db.name  # a name, never the server's path
     json.loads(result.model_dump_json())  # JSON-friendly end to end
 
 
@@ -468,4 +468,4 @@ async def test_default_database_is_the_sample(monkeypatch: pytest.MonkeyPatch, t
     monkeypatch.setenv("AFBENCH_CACHE_DIR", str(tmp_path))
     result = await run_query("SELECT name FROM products WHERE sku = 'KB-B200'")
     assert result.rows == [["Kestrel Beacon B200"]]
-    assert result.database == str(tmp_path / "sample.sqlite")
+    assert result.database == "sample.sqlite"

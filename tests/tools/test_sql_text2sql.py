@@ -181,7 +181,7 @@ async def test_not_configured(monkeypatch: pytest.MonkeyPatch, db: Path) -> None
     with pytest.raises(ToolError) as caught:
         await text2sql("How many orders?", db)
     assert caught.value.code is ErrorCode.NOT_CONFIGURED
-    assert "'schema'" in caught.value.message and "'query'" in caught.value.message
+    assert "'sql_schema' tool" in caught.value.message and "'sql_query' tool" in caught.value.message
 
 
 async def test_settings_from_environment(

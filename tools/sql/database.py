@@ -7,6 +7,12 @@ from pathlib import Path
 from tools.errors import ErrorCode, ToolError
 
 
+def database_name(path: Path) -> str:
+    """How results and messages name a database: its file name, never its path (a tool's answer must not
+    tell a caller where the server keeps its files)."""
+    return path.name
+
+
 def resolve_database(database: str | Path | None) -> Path:
     """Absolute path of an existing SQLite file; ``None`` means the sample database (built on first use).
 
@@ -29,3 +35,24 @@ def resolve_database(database: str | Path | None) -> Path:
             database=str(path),
         )
     return path.resolve()
+
+
+def check_database(database: str | Path) -> Path:
+    """``resolve_database``, then proof that the file is a readable SQLite database (for a server to refuse
+    a wrong ``--sql-database`` at start instead of failing every call). Raises ToolError naming the path."""
+    import sqlite3
+
+    from tools.sql.readonly import open_readonly
+
+    path = resolve_database(database)
+    try:
+        conn = open_readonly(path)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise ToolError(
+            ErrorCode.INVALID_ARGUMENT, f"{str(path)!r} is not a readable SQLite database ({exc})", database=str(path)
+        ) from None
+    return path

@@ -132,7 +132,7 @@ class TableInfo(BaseModel):
 
 
 class SchemaInfo(BaseModel):
-    database: str = Field(description="Path of the database file described.")
+    database: str = Field(description="File name of the database described (not its path).")
     documented: bool = Field(
         description="True when the database carries a _schema_docs description catalogue; otherwise "
         "descriptions are absent and retrieval uses table and column names."
@@ -168,7 +168,7 @@ CellValue = int | float | str | BlobValue | None
 
 
 class QueryResult(BaseModel):
-    database: str = Field(description="Path of the database file queried.")
+    database: str = Field(description="File name of the database queried (not its path).")
     sql: str
     columns: list[str]
     rows: list[list[CellValue]]

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from sqlglot import exp
 
 from tools.errors import ErrorCode, ToolError
-from tools.sql.database import resolve_database
+from tools.sql.database import database_name, resolve_database
 from tools.sql.models import (
     DEFAULT_MAX_ROWS,
     DEFAULT_TIMEOUT_S,
@@ -125,7 +125,9 @@ def execute_readonly(
     try:
         conn = open_readonly(path)
     except sqlite3.Error as exc:
-        raise ToolError(ErrorCode.SQL_ERROR, f"Cannot open {str(path)!r}: {exc}", database=str(path)) from None
+        raise ToolError(
+            ErrorCode.SQL_ERROR, f"Cannot open {database_name(path)!r}: {exc}", database=database_name(path)
+        ) from None
     denials: list[str] = []
 
     def authorizer(action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None) -> int:
@@ -187,7 +189,9 @@ def execute_readonly(
                 ) from None
             if name == "SQLITE_NOTADB":
                 raise ToolError(
-                    ErrorCode.INVALID_ARGUMENT, f"{str(path)!r} is not a SQLite database", database=str(path)
+                    ErrorCode.INVALID_ARGUMENT,
+                    f"{database_name(path)!r} is not a SQLite database",
+                    database=database_name(path),
                 ) from None
             if name == "SQLITE_TOOBIG" or "too big" in str(exc):
                 raise ToolError(
@@ -199,7 +203,7 @@ def execute_readonly(
     finally:
         conn.close()
     return QueryResult(
-        database=str(path),
+        database=database_name(path),
         sql=sql,
         columns=columns,
         rows=rows,

@@ -28,7 +28,7 @@ from tools._text import checked_text
 from tools.embeddings import dense_available, get_embedder
 from tools.errors import ErrorCode, ToolError
 from tools.lexical import LexicalIndex
-from tools.sql.database import resolve_database
+from tools.sql.database import database_name, resolve_database
 from tools.sql.models import (
     MAX_QUESTION_CHARS,
     ColumnInfo,
@@ -187,7 +187,9 @@ def _inspect(path: Path, only: list[str] | None, sample_values: int) -> SchemaIn
     try:
         conn = open_readonly(path)
     except sqlite3.Error as exc:
-        raise ToolError(ErrorCode.SQL_ERROR, f"Cannot open {str(path)!r}: {exc}", database=str(path)) from None
+        raise ToolError(
+            ErrorCode.SQL_ERROR, f"Cannot open {database_name(path)!r}: {exc}", database=database_name(path)
+        ) from None
     try:
         conn.text_factory = decode_text
         try:
@@ -196,8 +198,8 @@ def _inspect(path: Path, only: list[str] | None, sample_values: int) -> SchemaIn
         except sqlite3.DatabaseError as exc:
             raise ToolError(
                 ErrorCode.INVALID_ARGUMENT,
-                f"{str(path)!r} is not a readable SQLite database: {exc}",
-                database=str(path),
+                f"{database_name(path)!r} is not a readable SQLite database: {exc}",
+                database=database_name(path),
             ) from None
         if only is not None:
             by_name = {name.lower(): (name, kind) for name, kind in listed}
@@ -253,7 +255,7 @@ def _inspect(path: Path, only: list[str] | None, sample_values: int) -> SchemaIn
             )
     finally:
         conn.close()
-    return SchemaInfo(database=str(path), documented=docs is not None, tables=tables)
+    return SchemaInfo(database=database_name(path), documented=docs is not None, tables=tables)
 
 
 @dataclass
@@ -394,7 +396,7 @@ async def describe_schema(
     """Describe a SQLite database: tables and views with columns (type, NOT NULL, default, primary key,
     description, a few sample values), foreign keys, indexes and row counts.
 
-    Call this before writing SQL for the ``query`` tool to learn the exact table and column names and how
+    Call this before writing SQL for the ``sql_query`` tool to learn the exact table and column names and how
     tables join. ``tables`` limits the answer to the named tables (unknown names fail with ``not_found``
     listing the real ones). ``db_path`` defaults to the Kestrel Systems sample database.
     """

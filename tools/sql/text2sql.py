@@ -155,8 +155,8 @@ async def text2sql(
 
     Returns the generated ``sql``, the ``tables_used`` (whose schema the model saw) and the query
     ``result`` (columns, rows, truncated). Fails with ``not_configured`` when no text-to-SQL model is set
-    up: then look at the database with the ``schema`` tool and write the SELECT yourself for the ``query``
-    tool. ``db_path`` defaults to the Kestrel Systems sample database.
+    up: then look at the database with the ``sql_schema`` tool and write the SELECT yourself for the
+    ``sql_query`` tool. ``db_path`` defaults to the Kestrel Systems sample database.
     """
     request = parse_request(
         Text2SQLRequest, question=question, db_path=db_path_argument(db_path), max_rows=max_rows, timeout_s=timeout_s
@@ -167,7 +167,7 @@ async def text2sql(
         raise ToolError(
             ErrorCode.NOT_CONFIGURED,
             "No text-to-SQL model is configured (set AFBENCH_TEXT2SQL_BASE_URL and AFBENCH_TEXT2SQL_MODEL). "
-            "Use the 'schema' tool to see the tables and columns, then write one SELECT for the 'query' tool.",
+            "Use the 'sql_schema' tool to see the tables and columns, then write one SELECT for the 'sql_query' tool.",
         )
 
     path = await asyncio.to_thread(resolve_database, request.db_path)
