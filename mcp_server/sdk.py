@@ -7,6 +7,7 @@ this module and little else.
 from __future__ import annotations
 
 import contextvars
+import logging
 import os
 import typing
 from functools import cache
@@ -63,7 +64,27 @@ def _tool(spec: ToolSpec) -> types.Tool:
     )
 
 
+class _SdkNoise(logging.Filter):
+    """Drops two log records of ``mcp`` 1.x that report normal events as problems: the traceback of
+    "Error in standalone SSE writer" when a session ends (DELETE, idle) while its GET stream is open (the
+    stream's reader is closed under it: ``ClosedResourceError``), and "Tool ... not listed, no validation will
+    be performed" for a call made before ``tools/list`` (we validate every call ourselves, in dispatch)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage() == "Error in standalone SSE writer" and record.exc_info:
+            return not isinstance(record.exc_info[1], anyio.ClosedResourceError)
+        return not (isinstance(record.msg, str) and record.msg.startswith("Tool '%s' not listed"))
+
+
+def _quiet_sdk_noise() -> None:
+    for name in ("mcp.server.streamable_http", "mcp.server.lowlevel.server"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _SdkNoise) for f in logger.filters):
+            logger.addFilter(_SdkNoise())
+
+
 def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Server[Any, Any]:
+    _quiet_sdk_noise()
     server: Server[Any, Any] = Server(SERVER_NAME, version=_version(), instructions=INSTRUCTIONS)
     listed = [_tool(spec) for spec in dispatcher.tools.values()]
     by_uri = {r.uri: r for r in resources}

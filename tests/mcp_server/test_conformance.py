@@ -126,6 +126,9 @@ def conformance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Conformanc
     results = folder / "results"
     with http_server(folder / "sessions.sqlite", "--no-auth") as server:
         run = suite("server", "--url", server.mcp_url, "--suite", "all", "--output-dir", str(results), cwd=folder)
+        server_log = "".join(server.log)
+    # Whatever the suite sends, the server logs no traceback (the SDK's own included).
+    assert "Traceback" not in server_log, server_log[-3000:]
     output = run.stdout + run.stderr
     # Exit 1 only means some scenario failed; anything else is the suite itself breaking.
     assert run.returncode in (0, 1), output

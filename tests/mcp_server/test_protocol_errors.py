@@ -347,3 +347,23 @@ async def test_the_sdks_own_http_errors_carry_the_requests_id(server: RunningSer
         server.mcp_url, content=request("initialize", "init-1", INIT_PARAMS), headers=headers | {"Accept": "text/html"}
     )
     assert picky.status_code == 406 and picky.json()["id"] == "init-1"
+
+
+async def test_ending_a_session_with_its_event_stream_open_logs_no_traceback(server: RunningServer) -> None:
+    """The SDK logged "Error in standalone SSE writer" with a traceback for this normal end of a session."""
+    headers = ACCEPT | {"Authorization": f"Bearer {create_key(server.db, 'get-stream')}"}
+    async with httpx.AsyncClient(headers=headers, timeout=15) as http:
+        opened = await http.post(server.mcp_url, content=request("initialize", 1, INIT_PARAMS))
+        session = {"mcp-session-id": opened.headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        await http.post(
+            server.mcp_url, content='{"jsonrpc":"2.0","method":"notifications/initialized"}', headers=session
+        )
+        async with http.stream("GET", server.mcp_url, headers=session | {"Accept": "text/event-stream"}) as stream:
+            assert stream.status_code == 200
+            assert (await http.delete(server.mcp_url, headers=session)).status_code == 200
+            async for _ in stream.aiter_bytes():
+                pass  # the server ends the stream
+        gone = await http.post(server.mcp_url, content=request("tools/list", 2), headers=session)
+        assert gone.status_code == 404 and gone.json()["id"] == 2
+    await asyncio.sleep(0.5)
+    no_traceback(server)
