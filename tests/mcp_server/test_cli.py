@@ -139,7 +139,9 @@ def test_a_port_in_use_is_named_not_a_traceback(tmp_path: Path) -> None:
     _one_clear_line(result, f"127.0.0.1:{port}", "in use", "--port")
 
 
-@pytest.mark.parametrize("command", [("keys", "list"), ("usage",), ("keys", "create", "--name", "x")])
+@pytest.mark.parametrize(
+    "command", [("keys", "list"), ("usage",), ("keys", "create", "--name", "x"), ("serve", "--port", "0")]
+)
 def test_a_database_that_is_not_one_is_refused_at_once(tmp_path: Path, command: tuple[str, ...]) -> None:
     text_file = tmp_path / "notes.sqlite"
     text_file.write_text("these are my notes, not a database\n" * 50)
