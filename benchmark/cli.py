@@ -50,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run frameworks on a task suite and write the reports")
-    run.add_argument("--frameworks", default="vanilla", help="comma-separated builds, or 'all' (default: vanilla)")
-    run.add_argument("--suite", default="smoke", help="smoke, core, or a path to a suite YAML (default: smoke)")
+    run.add_argument("--frameworks", default=None, help="comma-separated builds, or 'all' (default: vanilla)")
+    run.add_argument("--suite", default=None, help="smoke, core, or a path to a suite YAML (default: smoke)")
     run.add_argument("--model", default=None, help="model profile from benchmark/models.yaml (default: scripted)")
     run.add_argument("--model-base-url", help="any OpenAI-compatible endpoint (with --model-name)")
     run.add_argument("--model-name", help="the model to ask for (overrides the profile's)")
@@ -78,25 +78,63 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_outcome(run_dir: Path) -> None:
+    """The leaderboard in the report's order and ranks (ties shown as ``=1``), its banner, and where it is."""
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    for name, stats in summary["frameworks"].items():
+    leaderboard = summary.get("leaderboard") or {}
+    standings = leaderboard.get("standings") or [{"framework": n, "rank": None} for n in summary["frameworks"]]
+    if leaderboard.get("banner"):
+        print(leaderboard["banner"])
+    for place in standings:
+        name, stats = place["framework"], summary["frameworks"][place["framework"]]
+        rank = "–" if place.get("rank") is None else ("=" if place.get("tied") else "") + str(place["rank"])
         rate = "–" if stats["success_rate"] is None else f"{stats['success_rate'] * 100:.1f}%"
         infra = f", {stats['infra_errors']} infrastructure errors" if stats["infra_errors"] else ""
-        print(f"{name}: {stats['passed']}/{stats['trials']} passed ({rate}){infra}")
+        print(f"{rank:>3} {name}: {stats['passed']}/{stats['trials']} passed ({rate}){infra}")
     print(f"report: {run_dir / 'report.html'}")
     print(f"        {run_dir / 'report.md'}")
 
 
+# What a run is planned with; --resume continues the plan in run.json, so these cannot change it.
+PLAN_OPTIONS = (
+    "frameworks",
+    "suite",
+    "model",
+    "model_base_url",
+    "model_name",
+    "model_api_key_env",
+    "out",
+    "agents_dir",
+)
+
+
+def _resume_conflicts(args: argparse.Namespace) -> list[str]:
+    given = [f"--{name.replace('_', '-')}" for name in PLAN_OPTIONS if getattr(args, name) is not None]
+    if args.repeats != 1:
+        given.append("--repeats")
+    return given
+
+
 def _run(args: argparse.Namespace) -> int:
     from benchmark.profiles import ProfileError, resolve_profile
-    from benchmark.runner.run import RunError, RunRequest, resume_benchmark, run_benchmark
+    from benchmark.runner.run import RunError, RunRequest, default_out_dir, resume_benchmark, run_benchmark
     from benchmark.tasks import SuiteError
 
+    run_dir: Path = args.resume or args.out or default_out_dir()
     try:
         if args.resume is not None:
+            conflicts = _resume_conflicts(args)
+            if conflicts:
+                raise RunError(
+                    f"--resume continues {args.resume} as it was planned (run.json): {', '.join(conflicts)} cannot "
+                    "change it; only --concurrency, --timeout and --no-progress apply to a resumed run"
+                )
             outcome = asyncio.run(
                 resume_benchmark(
-                    args.resume, progress=not args.no_progress, concurrency=args.concurrency, timeout_s=args.timeout
+                    args.resume,
+                    progress=not args.no_progress,
+                    concurrency=args.concurrency,
+                    timeout_s=args.timeout,
+                    on_start=lambda path: _announce(path, resumed=True),
                 )
             )
         else:
@@ -108,27 +146,52 @@ def _run(args: argparse.Namespace) -> int:
                 model_name=args.model_name,
                 api_key_env=args.model_api_key_env,
             )
+            if profile.backend == "scripted" and args.model_name:
+                print(
+                    f"warning: --model-name {args.model_name} only renames what the builds ask for; the scripted "
+                    "model answers the same whatever the name",
+                    file=sys.stderr,
+                )
             request = RunRequest(
-                frameworks=resolve_frameworks(args.frameworks, args.agents_dir),
-                suite=args.suite,
+                frameworks=resolve_frameworks(args.frameworks or "vanilla", args.agents_dir),
+                suite=args.suite or "smoke",
                 profile=profile,
                 repeats=args.repeats,
                 concurrency=args.concurrency or 1,
                 timeout_s=args.timeout or DEFAULT_TIMEOUT_S,
-                out_dir=args.out,
+                out_dir=run_dir,
                 agents_dir=args.agents_dir,
             )
-            outcome = asyncio.run(run_benchmark(request, progress=not args.no_progress))
+            outcome = asyncio.run(
+                run_benchmark(
+                    request, progress=not args.no_progress, on_start=lambda path: _announce(path, resumed=False)
+                )
+            )
     except (RunError, ProfileError, SuiteError, RecordError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        where = args.resume or args.out
-        hint = f" --resume {where}" if where else " --resume results/<run>"
-        print(f"\ninterrupted; finished trials are kept. Continue with: afbench run{hint}", file=sys.stderr)
+        print(
+            f"\ninterrupted; finished trials are kept. Continue with: afbench run --resume {run_dir}", file=sys.stderr
+        )
         return 130
     _print_outcome(outcome.run_dir)
+    trials = outcome.trials
+    if trials and all(t.status == "infra_error" for t in trials):
+        first = trials[0].infra_error or "see the logs"
+        print(
+            f"error: every trial was an infrastructure error, so nothing was measured (first: {first}); "
+            f"logs in {outcome.run_dir / 'logs'}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _announce(run_dir: Path, *, resumed: bool) -> None:
+    verb = "resuming" if resumed else "run"
+    hint = f"Ctrl-C keeps finished trials; continue with: afbench run --resume {run_dir}"
+    print(f"{verb}: {run_dir}  ({hint})", file=sys.stderr, flush=True)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -153,6 +216,20 @@ def _compare(args: argparse.Namespace) -> int:
         comparison = compare_runs(args.run_a, args.run_b)
     except RecordError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not comparison.frameworks:
+        print(
+            f"error: the runs have no framework in common (A: {', '.join(comparison.only_in_a) or 'none'}; "
+            f"B: {', '.join(comparison.only_in_b) or 'none'}): nothing to compare",
+            file=sys.stderr,
+        )
+        return 2
+    if not any(diff.paired_tasks for diff in comparison.frameworks):
+        print(
+            f"error: the runs have no task in common (A: suite {comparison.suite_a}; B: suite {comparison.suite_b}): "
+            "nothing to compare",
+            file=sys.stderr,
+        )
         return 2
     if args.json:
         print(json.dumps(comparison_json(comparison), indent=2))

@@ -116,7 +116,12 @@ def resolve_profile(
             raise ProfileError("--model-base-url needs --model-name (the model the endpoint serves)")
         try:
             return ModelProfile(
-                name=CUSTOM, backend="upstream", base_url=base_url, model=model_name, api_key_env=api_key_env
+                name=CUSTOM,
+                backend="upstream",
+                base_url=base_url,
+                model=model_name,
+                api_key_env=api_key_env,
+                key_required=api_key_env is not None,
             )
         except ValidationError as exc:
             raise ProfileError(f"custom model endpoint: {exc.errors(include_url=False)[0]['msg']}") from None
@@ -132,7 +137,9 @@ def resolve_profile(
             raise ProfileError("--model-base-url cannot be combined with the scripted profile")
         changes["base_url"] = base_url
     if api_key_env:
+        # Named on the command line, the variable must be set: an unset one is a mistake, not "no key".
         changes["api_key_env"] = api_key_env
+        changes["key_required"] = True
     if not changes:
         return profile
     try:

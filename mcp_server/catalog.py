@@ -30,6 +30,9 @@ class ToolSpec:
     handler: Handler
     open_world: bool = False  # reaches outside systems (web search, live weather)
     idempotent: bool = True
+    # Arguments of one representative call that loads what the tool loads on first use (models, indices,
+    # data files), for ``afbench serve --warm-up``; None: nothing worth loading ahead (or it needs a model).
+    warm_up: dict[str, Any] | None = None
 
     def input_schema(self) -> dict[str, Any]:
         return self.input_model.model_json_schema()
@@ -102,6 +105,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=calculator.CalculatorInput,
             output_model=calculator.CalculatorResult,
             handler=calculator.calculate,
+            warm_up={"expression": "2 * (3 + 4)"},
         ),
         ToolSpec(
             name="weather",
@@ -110,6 +114,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=weather.WeatherRequest,
             output_model=weather.WeatherReport,
             handler=run_weather,
+            warm_up={"location": "Lisbon"} if weather_provider.name == "offline" else None,
             open_world=weather_provider.name != "offline",
         ),
         ToolSpec(
@@ -119,6 +124,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=SqlSchemaInput,
             output_model=sql.SchemaInfo,
             handler=run_schema,
+            warm_up={"question": "Which customers ordered the most?"},
         ),
         ToolSpec(
             name="sql_query",
@@ -127,6 +133,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=without_fields(sql.QueryRequest, "db_path"),
             output_model=sql.QueryResult,
             handler=run_query,
+            warm_up={"sql": "SELECT 1 AS one"},
         ),
         ToolSpec(
             name="text2sql",
@@ -145,6 +152,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=rag.RagSearchRequest,
             output_model=rag.RagResult,
             handler=rag.rag_search,
+            warm_up={"query": "notice period of the services agreement"},
         ),
         ToolSpec(
             name="search",
@@ -153,6 +161,7 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             input_model=search_tool.SearchRequest,
             output_model=search_tool.SearchResult,
             handler=run_search,
+            warm_up={"query": "replace the battery"} if search_provider.name == "offline" else None,
             open_world=search_provider.name != "offline",
         ),
     ]

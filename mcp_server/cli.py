@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-auth", action="store_true", help="http only, loopback only: no API key needed")
     serve.add_argument("--allowed-host", action="append", default=[], help="extra Host header value to accept")
     serve.add_argument("--allowed-origin", action="append", default=[], help="extra Origin to accept")
+    serve.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="before listening, call each tool once so the first real call pays no start-up cost",
+    )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error", "critical"])
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
@@ -282,12 +287,14 @@ async def _serve(args: argparse.Namespace) -> int:
         search_provider=args.search_provider,
     )
     if args.transport == "stdio":
-        return await _serve_stdio(config)
+        return await _serve_stdio(config, args.warm_up)
     if args.no_auth and not is_loopback(args.host):
         raise UsageError("--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)")
     sock = _listen(args.host, args.port)
     runtime = await Runtime.start(config)
     try:
+        if args.warm_up:
+            await _warm_up(runtime)
         return await _serve_http(runtime, sock, args)
     finally:
         await runtime.close()
@@ -320,13 +327,21 @@ def _listen(host: str, port: int) -> socket.socket:
         raise UsageError(f"cannot listen on {where}: {reasons.get(exc.errno or 0, exc.strerror or str(exc))}") from None
 
 
-async def _serve_stdio(config: ServerConfig) -> int:
+async def _warm_up(runtime: Any) -> None:
+    took = await runtime.warm_up()
+    spent = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in took.items())
+    print(f"warmed up in {sum(took.values()):.1f} s: {spent}", file=sys.stderr, flush=True)
+
+
+async def _serve_stdio(config: ServerConfig, warm_up: bool) -> int:
     from mcp_server.runtime import Runtime
     from mcp_server.sdk import environment_key
     from mcp_server.streams import serve_stdio
 
     runtime = await Runtime.start(config)
     try:
+        if warm_up:
+            await _warm_up(runtime)
         raw = environment_key()
         key = await runtime.store.authenticate(raw) if raw else await runtime.store.owner_key()
         if key is None:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from typing import Any
 
 DASH = "–"
+ARGUMENT_CHARS = 80  # one argument's value, as JSON: a sentence-long query or a short SQL statement reads whole
+CALL_CHARS = 240
+CALLS_SHOWN = 8
 
 
 def pct(value: float | None, digits: int = 1) -> str:
@@ -38,37 +43,67 @@ def cell(trials: int, passed: int) -> str:
     return f"{passed}/{trials}" if trials else DASH
 
 
-def leaderboard_rows(summary: dict[str, Any], order: list[str]) -> list[dict[str, str]]:
-    """The leaderboard's cells, by column name, for each framework in ``order`` (pass^k and cost only when some
-    framework has them)."""
-    rows = []
-    for rank, name in enumerate(order, start=1):
-        s = summary["frameworks"][name]
-        pass_k = s.get("pass_k")
-        rows.append(
-            {
-                "#": str(rank),
-                "Framework": name,
-                "Success": f"{pct(s['success_rate'])} ({s['passed']}/{s['trials']})",
-                "95% CI": ci(s["success_ci95"]) if s["trials"] else DASH,
-                f"pass^{pass_k['k']}" if pass_k else "pass^k": pct(pass_k["value"]) if pass_k else DASH,
-                "Route acc.": pct(s["route_accuracy"]),
-                "Tool P / R": f"{pct(s['tool_precision'], 0)} / {pct(s['tool_recall'], 0)}",
-                "Calls/trial": num(s["model_calls_mean"]),
-                "Tokens in/out": f"{num(s['tokens_in_mean'], 0)} / {num(s['tokens_out_mean'], 0)}"
-                + ("" if s["tokens_source"] in ("counted", "none") else f" ({s['tokens_source']})"),
-                "Wall p50 / p95": f"{seconds(s['wall_p50_s'])} / {seconds(s['wall_p95_s'])}",
-                "Overhead p50": seconds(s["overhead_p50_s"]),
-                "Import": seconds(s["import_s"]),
-                "Peak RSS": DASH if s["peak_rss_mb"] is None else f"{s['peak_rss_mb']:.0f} MB",
-                "LOC": DASH if s["loc"] is None else str(s["loc"]),
-                "Cost/trial": money(s["cost_mean_usd"]),
-                "Infra err.": str(s["infra_errors"]),
-            }
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def call_text(call: dict[str, Any]) -> str:
+    """``turn 1 sql_query(sql="SELECT …", limit=5) → invalid_argument``: one logged tool call, its arguments cut
+    short where long, and its outcome when it was not ok."""
+    arguments = call["arguments"]
+    if isinstance(arguments, dict):
+        inner = ", ".join(
+            f"{k}={clip(json.dumps(v, ensure_ascii=False), ARGUMENT_CHARS)}" for k, v in arguments.items()
         )
-    # Columns that only mean something for some runs (repeats, a priced model) are left out when empty.
-    for column in ("pass^k", "Cost/trial"):
-        if rows and all(row.get(column) == DASH for row in rows):
-            for row in rows:
-                del row[column]
+    else:
+        inner = clip(json.dumps(arguments, ensure_ascii=False), ARGUMENT_CHARS)
+    outcome = "" if call["outcome"] == "ok" else f" → {call.get('error_code') or call['outcome']}"
+    return clip(f"turn {call['turn']} {call['tool']}({inner}){outcome}", CALL_CHARS)
+
+
+@dataclass(frozen=True)
+class CallLine:
+    """One line under a failure: a label, items shown as code, and plain text after them."""
+
+    label: str
+    items: list[str]
+    rest: str = ""
+
+
+def calls_sent(failure: dict[str, Any]) -> list[CallLine]:
+    """The lines under a failure: the tool calls the MCP server logged (with their arguments), and the tools
+    the model asked for (names only: the gateway records no arguments)."""
+    calls = failure.get("tool_calls") or []
+    more = f"and {len(calls) - CALLS_SHOWN} more" if len(calls) > CALLS_SHOWN else ""
+    lines = [
+        CallLine(
+            "tool calls sent",
+            [call_text(c) for c in calls[:CALLS_SHOWN]],
+            more or ("" if calls else "none reached the MCP server"),
+        )
+    ]
+    asked = failure.get("model_tool_calls") or []
+    if asked:
+        lines.append(
+            CallLine(
+                "model asked for",
+                [", ".join(asked[: CALLS_SHOWN * 2])],
+                "and more" if len(asked) > CALLS_SHOWN * 2 else "",
+            )
+        )
+    return lines
+
+
+def versions_line(versions: dict[str, Any]) -> str:
+    """The run-wide versions (python, afbench, mcp, openai, …) in one line."""
+    return ", ".join(f"{k} {v}" for k, v in versions.items() if isinstance(v, str)) or DASH
+
+
+def framework_versions(versions: dict[str, Any], order: list[str]) -> list[tuple[str, str]]:
+    """(framework, its packages and versions) in ``order``; a package that is not installed is left out."""
+    packages = versions.get("frameworks") or {}
+    rows = []
+    for name in order:
+        found = [f"{p} {v}" for p, v in (packages.get(name) or {}).items() if v]
+        rows.append((name, ", ".join(found) or DASH))
     return rows

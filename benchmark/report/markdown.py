@@ -1,10 +1,13 @@
-"""``report.md``: the leaderboard, success per category, and every failure with its reason."""
+"""``report.md``: the banner when the ranks say nothing, the leaderboard with its rule and legend, success per
+category, the versions of every build's packages, and every failure with its reason and the tool calls it
+sent."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmark.report.formatting import DASH, cell, leaderboard_rows, money, pct
+from benchmark.report.formatting import DASH, calls_sent, cell, framework_versions, money, pct, versions_line
+from benchmark.report.leaderboard import BEST_NOTE, leaderboard
 from benchmark.report.summary import leaderboard_order
 
 
@@ -18,14 +21,10 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _versions(run: dict[str, Any]) -> str:
-    versions = run.get("versions") or {}
-    parts = [f"{name} {versions[name]}" for name in ("python", "mcp", "openai") if versions.get(name)]
-    for framework, packages in (versions.get("frameworks") or {}).items():
-        found = [f"{p} {v}" for p, v in packages.items() if v]
-        if found:
-            parts.append(f"{framework}: {', '.join(found)}")
-    return "; ".join(parts) or DASH
+def _code(text: str) -> str:
+    """Inline code that survives backticks inside (tool arguments can hold any text)."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -33,49 +32,66 @@ def render_markdown(summary: dict[str, Any]) -> str:
     model = run["model"]
     order = leaderboard_order(summary)
     totals = summary["totals"]
-    out = [
-        f"# afbench: suite `{run['suite']}` with model `{model['name']}`",
-        "",
+    banner = summary["leaderboard"]["banner"]
+    out = [f"# afbench: suite `{run['suite']}` with model `{model['name']}`", ""]
+    if banner:
+        out += [f"> **{banner}**", ""]
+    out += [
         f"- Run `{run['run_id']}`, started {run['created_at']}; {run['tasks']} tasks × {run['repeats']} repeat(s);"
         f" {totals['trials']} trials, {totals['passed']} passed, {totals['infra_errors']} infrastructure errors.",
         f"- Model: {model['backend']} `{model['model']}`"
         + (f" at {model['base_url']}" if model.get("base_url") else ""),
         f"- Machine: {run['machine'].get('cores', DASH)} cores, {run['machine'].get('platform', DASH)}",
-        f"- Versions: {_versions(run)}",
+        f"- Versions: {versions_line(run.get('versions') or {})}; each build's packages under Versions below",
     ]
     if totals["cost_usd"] is not None:
         out.append(f"- Cost: {money(totals['cost_usd'])} in all")
-    rows = leaderboard_rows(summary, order)
-    out += ["", "## Leaderboard", ""]
-    if rows:
-        header = list(rows[0])
-        out.append(table(header, [[row[h] for h in header] for row in rows]))
-    out += [
-        "",
-        "Success: trials whose every turn was routed right, passed its answer checks and made every expected tool"
-        " call (per the MCP server's log). 95% CI: Wilson interval. Overhead p50: median over trials of wall time"
-        " minus model and tool time."
-        " Tokens are counted with cl100k unless marked upstream.",
-        "",
-        "## Success by category",
-        "",
-    ]
+    board = leaderboard(summary)
+    out += ["", "## Leaderboard", "", summary["leaderboard"]["rule"], ""]
+    if board.rows:
+        rows = [
+            [f"**{c}**" if (r, i) in board.best else c for i, c in enumerate(row)] for r, row in enumerate(board.rows)
+        ]
+        out.append(table(board.header, rows))
+    out.append("")
+    out += [f"- **{column}**: {text}" for column, text in board.legend]
+    if board.best:
+        out.append(f"- **Bold**: {BEST_NOTE}")
+    out += ["", "## Success by category", ""]
     categories = summary["categories"]
     if categories:
         cat_rows = []
-        for category in categories:
-            row = [category]
-            for name in order:
+        for name in order:
+            row = [name]
+            for category in categories:
                 stats = summary["frameworks"][name]["categories"].get(category)
                 row.append(
                     f"{cell(stats['trials'], stats['passed'])} ({pct(stats['success_rate'], 0)})" if stats else DASH
                 )
             cat_rows.append(row)
-        out.append(table(["Category", *order], cat_rows))
+        out.append(table(["Framework", *categories], cat_rows))
     else:
         out.append("No completed trials.")
+    versions = framework_versions(run.get("versions") or {}, order)
+    out += [
+        "",
+        "## Versions",
+        "",
+        table(["Framework", "Packages"], [list(v) for v in versions]) if versions else "None.",
+    ]
     out += ["", f"## Failures ({len(summary['failures'])})", ""]
-    out += [f"- `{f['trial_id']}` ({f['category']}): {f['reason']}" for f in summary["failures"]] or ["None."]
+    for f in summary["failures"]:
+        out.append(f"- `{f['trial_id']}` ({f['category']}): {f['reason']}")
+        for line in calls_sent(f):
+            parts = "; ".join(_code(item) for item in line.items)
+            out.append(f"  - {line.label}: {parts}{' ' if parts and line.rest else ''}{line.rest}")
+    if not summary["failures"]:
+        out.append("None.")
     out += ["", f"## Infrastructure errors ({len(summary['infra_errors'])})", ""]
-    out += [f"- `{e['trial_id']}`: {e['reason']}" for e in summary["infra_errors"]] or ["None."]
+    for e in summary["infra_errors"]:
+        # A crash's reason ends with the worker's log, over several lines: indented, they stay in the list item.
+        reason = str(e["reason"]).replace("\n", "\n  ")
+        out.append(f"- `{e['trial_id']}`: {reason}")
+    if not summary["infra_errors"]:
+        out.append("None.")
     return "\n".join(out) + "\n"

@@ -1,5 +1,6 @@
-"""``summary.json``: the run's metadata, per-framework metrics (with per-category success), the failures
-with their reasons, and the infrastructure errors apart."""
+"""``summary.json``: the run's metadata, per-framework metrics (with per-category success), the leaderboard
+(ranks, the rule that made them, the banner when every build ties), the failures with their reasons and the
+tool calls they sent, and the infrastructure errors apart."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmark.records import RunInfo, TrialRecord
-from benchmark.scoring.aggregate import by_framework, framework_stats
+from benchmark.report.leaderboard import banner, rule
+from benchmark.scoring.aggregate import by_framework, framework_stats, rank_frameworks
 
 SCHEMA = "afbench.summary/1"
 
@@ -16,10 +18,8 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
     groups = by_framework(trials, info.frameworks)
     for name in info.frameworks:
         groups.setdefault(name, [])
-    frameworks = {
-        name: framework_stats(group, info.repeats, info.loc.get(name)).model_dump(mode="json")
-        for name, group in groups.items()
-    }
+    stats = {name: framework_stats(group, info.repeats, info.loc.get(name)) for name, group in groups.items()}
+    ranking = rank_frameworks(stats)
     completed = [t for t in trials if t.status == "completed"]
     failures = [
         {
@@ -28,6 +28,12 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
             "task_id": t.task_id,
             "category": t.category,
             "reason": t.score.reason if t.score else None,
+            "tool_calls": [
+                {"turn": c.turn + 1, "tool": c.tool, "arguments": c.arguments, "outcome": c.outcome}
+                | ({"error_code": c.error_code} if c.error_code else {})
+                for c in t.tool_calls
+            ],
+            "model_tool_calls": [name for call in t.model_calls for name in call.tool_calls],
         }
         for t in sorted(completed, key=lambda t: t.trial_id)
         if not t.passed
@@ -53,7 +59,13 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
             "versions": info.versions,
             "machine": info.machine,
         },
-        "frameworks": frameworks,
+        "leaderboard": {
+            "rule": rule(ranking.tie_break),
+            "tie_break": ranking.tie_break,
+            "banner": banner(ranking, scripted=info.model.backend == "scripted"),
+            "standings": [s.model_dump(mode="json") for s in ranking.standings],
+        },
+        "frameworks": {name: s.model_dump(mode="json") for name, s in stats.items()},
         "categories": sorted({t.category for t in trials}),
         "totals": {
             "trials": len(trials),
@@ -70,13 +82,5 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
 
 
 def leaderboard_order(summary: dict[str, Any]) -> list[str]:
-    """Frameworks best first: success rate, then fewer input tokens, then name."""
-    frameworks: dict[str, Any] = summary["frameworks"]
-
-    def key(name: str) -> tuple[float, float, str]:
-        stats = frameworks[name]
-        rate = stats["success_rate"] if stats["success_rate"] is not None else -1.0
-        tokens = stats["tokens_in_mean"] if stats["tokens_in_mean"] is not None else float("inf")
-        return (-rate, tokens, name)
-
-    return sorted(frameworks, key=key)
+    """Frameworks best first, as ranked in the summary's leaderboard."""
+    return [s["framework"] for s in summary["leaderboard"]["standings"]]

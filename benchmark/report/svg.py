@@ -1,18 +1,55 @@
 """Charts as inline SVG strings, drawn in Python: a scatter plot, a strip-and-box plot and a heat map.
 
-Every text is escaped; sizes are in user units with a viewBox, so the charts scale with the page.
+Every text is escaped; sizes are in user units with a viewBox, so the charts scale with the page. Every
+point carries a ``<title>`` (the browser's tooltip) saying whose it is and its value.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from benchmark.scoring.stats import percentile
 
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
-PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563")
+# Twelve colours far enough apart to tell a dozen builds apart (more repeat, and the labels still say whose).
+PALETTE = (
+    "#2563eb",
+    "#dc2626",
+    "#16a34a",
+    "#9333ea",
+    "#ea580c",
+    "#0891b2",
+    "#ca8a04",
+    "#db2777",
+    "#4b5563",
+    "#92400e",
+    "#65a30d",
+    "#1e3a8a",
+)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A labelled point of the scatter plot."""
+
+    name: str
+    x: float
+    y: float
+    tip: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Series:
+    """One row of the strip chart: its dots as (value, tooltip)."""
+
+    name: str
+    colour: str
+    values: Sequence[tuple[float, str]]
+    empty_note: str = "no completed trials"
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -43,9 +80,11 @@ def _label(value: float) -> str:
 
 
 def _svg(width: int, height: int, body: list[str], title: str) -> str:
+    # Never drawn much above its own size, so text reads at about the same size in every chart, whatever
+    # its width (a heat map of eleven builds is wider than a scatter plot).
     return (
-        f'<svg viewBox="0 0 {width} {height}" role="img"'
-        f' aria-label="{escape(title)}" class="chart"><title>{escape(title)}</title>' + "".join(body) + "</svg>"
+        f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" class="chart"'
+        f' style="max-width: {width * 1.125:.0f}px"><title>{escape(title)}</title>' + "".join(body) + "</svg>"
     )
 
 
@@ -63,20 +102,22 @@ def _place_labels(anchors: Sequence[tuple[float, float, str]], line: float = 13.
         while any(x0 < b1 and b0 < x1 and abs(base - b) < line for b0, b1, b in placed):
             base += line
         placed.append((x0, x1, base))
+        # The leader line down to a moved label is in the way too, for labels placed after it.
+        placed += [(x - 6, x, y + line * step) for step in range(round((base - y) / line))]
         baselines.append(base)
     return baselines
 
 
 def scatter_chart(
-    points: Sequence[tuple[str, float, float]], *, title: str, x_label: str, y_label: str, y_max: float = 1.0
+    points: Sequence[Point], *, title: str, x_label: str, y_label: str, y_max: float = 1.0, empty_note: str = ""
 ) -> str:
-    """Labelled points (name, x, y); y in [0, y_max] shown as per cent when y_max is 1.
+    """Labelled points; y in [0, y_max] shown as per cent when y_max is 1. Without points: ``empty_note``.
 
     Both axes zoom to the data (y in steps of a tenth of ``y_max``, x to round ticks around the values), with
     the axis labels saying where they start, so eight close results do not collapse into one corner."""
     width, height, left, right, top, bottom = 640, 360, 60, 110, 20, 50
-    xs = [x for _, x, _ in points] or [0.0, 1.0]
-    ys = [max(0.0, min(y_max, y)) for _, _, y in points] or [0.0]
+    xs = [p.x for p in points] or [0.0, 1.0]
+    ys = [max(0.0, min(y_max, p.y)) for p in points] or [0.0]
     x_ticks = nice_ticks(min(xs) * 0.9, max(xs) * 1.05 or 1.0)
     y_lo = max(0.0, math.floor((min(ys) / y_max - 0.05) * 10) / 10) * y_max
     y_ticks = [y_lo + (y_max - y_lo) * i / 5 for i in range(6)]
@@ -105,30 +146,43 @@ def scatter_chart(
         f'<text x="14" y="{(top + height - bottom) / 2}" text-anchor="middle" {FONT}'
         f' transform="rotate(-90 14 {(top + height - bottom) / 2})">{escape(y_label)}</text>'
     )
-    centres = [(px(x), py(max(0.0, min(y_max, y)))) for _, x, y in points]
-    order = sorted(range(len(points)), key=lambda i: (centres[i][1], centres[i][0]))
-    baselines = _place_labels([(centres[i][0] + 9, centres[i][1] + 4, points[i][0]) for i in order])
+    if not points and empty_note:
+        body.append(_note((left + width - right) / 2, (top + height - bottom) / 2, empty_note))
+    centres = [(px(p.x), py(max(0.0, min(y_max, p.y)))) for p in points]
+    # Labels sit right of their points and move down when blocked; placing the rightmost first means a label
+    # moved down runs under points whose labels stayed higher, so no leader line crosses another's label.
+    order = sorted(range(len(points)), key=lambda i: (centres[i][1], -centres[i][0]))
+    baselines = _place_labels([(centres[i][0] + 9, centres[i][1] + 4, points[i].name) for i in order])
     for index, base in zip(order, baselines, strict=True):
-        name, x, y = points[index]
+        point = points[index]
         cx, cy = centres[index]
         body.append(
-            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{color(index)}" fill-opacity="0.85">'
-            f"<title>{escape(name)}: {y * 100:.1f}% at {x:,.0f}</title></circle>"
+            f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="6" fill="{point.colour}" fill-opacity="0.85">'
+            f"<title>{escape(point.tip)}</title></circle>"
         )
         if base - (cy + 4) > 1:  # moved off its point: a leader line says whose label it is
             body.append(
                 f'<line x1="{cx + 4:.1f}" y1="{cy + 3:.1f}" x2="{cx + 8:.1f}" y2="{base - 4:.1f}"'
-                f' stroke="{color(index)}" stroke-width="1"/>'
+                f' stroke="{point.colour}" stroke-width="1"/>'
             )
-        body.append(f'<text x="{cx + 9:.1f}" y="{base:.1f}" fill="{color(index)}" {FONT}>{escape(name)}</text>')
+        body.append(
+            f'<text x="{cx + 9:.1f}" y="{base:.1f}" fill="{point.colour}" {FONT}>{escape(point.name)}'
+            f"<title>{escape(point.tip)}</title></text>"
+        )
     return _svg(width, height, body, title)
 
 
-def strip_chart(series: Sequence[tuple[str, Sequence[float]]], *, title: str, x_label: str) -> str:
-    """One row per series: every value as a dot (spread vertically) over a box of p25–p75, median, min–max."""
+def _note(x: float, y: float, text: str) -> str:
+    return f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="middle" fill="#6b7280" {FONT}>{escape(text)}</text>'
+
+
+def strip_chart(series: Sequence[Series], *, title: str, x_label: str) -> str:
+    """One row per series: every value as a dot (spread vertically) over a box of p25–p75, median, min–max.
+
+    A row without values carries its ``empty_note`` instead, so a build that ran nothing is not a blank row."""
     row_height, left, right, top, bottom, width = 44, 130, 20, 16, 44, 640
     height = top + bottom + row_height * max(1, len(series))
-    values = [v for _, vs in series for v in vs]
+    values = [v for s in series for v, _ in s.values]
     ticks = nice_ticks(0.0, max(values) * 1.05 if values else 1.0)
     hi = ticks[-1] or 1.0
 
@@ -142,27 +196,30 @@ def strip_chart(series: Sequence[tuple[str, Sequence[float]]], *, title: str, x_
     body.append(
         f'<text x="{(left + width - right) / 2}" y="{height - 10}" text-anchor="middle" {FONT}>{escape(x_label)}</text>'
     )
-    for row, (name, vs) in enumerate(series):
+    for row, line in enumerate(series):
         mid = top + row_height * row + row_height / 2
-        body.append(f'<text x="{left - 8}" y="{mid + 4:.1f}" text-anchor="end" {FONT}>{escape(name)}</text>')
+        body.append(f'<text x="{left - 8}" y="{mid + 4:.1f}" text-anchor="end" {FONT}>{escape(line.name)}</text>')
+        vs = [v for v, _ in line.values]
         if not vs:
+            body.append(_note((left + width - right) / 2, mid + 4, line.empty_note))
             continue
         q1, q2, q3 = (percentile(vs, q) or 0.0 for q in (25, 50, 75))
         low, high = min(vs), max(vs)
+        box = f"{line.name}: median {q2:.3f} s, p25–p75 {q1:.3f}–{q3:.3f} s, {len(vs)} trials"
         body.append(f'<line x1="{px(low):.1f}" x2="{px(high):.1f}" y1="{mid}" y2="{mid}" stroke="#6b7280"/>')
         body.append(
             f'<rect x="{px(q1):.1f}" y="{mid - 10}" width="{max(1.0, px(q3) - px(q1)):.1f}" height="20"'
-            f' fill="{color(row)}" fill-opacity="0.15" stroke="{color(row)}"/>'
+            f' fill="{line.colour}" fill-opacity="0.15" stroke="{line.colour}"><title>{escape(box)}</title></rect>'
         )
         body.append(
             f'<line x1="{px(q2):.1f}" x2="{px(q2):.1f}" y1="{mid - 10}" y2="{mid + 10}"'
             ' stroke="#111827" stroke-width="2"/>'
         )
-        for i, v in enumerate(vs):
+        for i, (v, tip) in enumerate(line.values):
             offset = ((i * 7919) % 17 - 8) * 1.1  # a fixed spread, so the chart is the same on every rebuild
             body.append(
-                f'<circle cx="{px(v):.1f}" cy="{mid + offset:.1f}" r="2.5" fill="{color(row)}" fill-opacity="0.7">'
-                f"<title>{v:.3f} s</title></circle>"
+                f'<circle cx="{px(v):.1f}" cy="{mid + offset:.1f}" r="2.5" fill="{line.colour}" fill-opacity="0.7">'
+                f"<title>{escape(tip)}</title></circle>"
             )
     return _svg(width, height, body, title)
 
@@ -194,8 +251,8 @@ def heat_map(
                 f'<rect x="{x + 1}" y="{y + 1}" width="{cell_w - 2}" height="{cell_h - 2}" fill="{fill}" rx="3">'
                 f"<title>{escape(row)} / {escape(column)}: {escape(label)}</title></rect>"
             )
-            body.append(
-                f'<text x="{x + cell_w / 2:.1f}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="middle" {FONT}>'
-                f"{escape(label)}</text>"
+            body.append(  # the cell's rectangle under it keeps the tooltip
+                f'<text x="{x + cell_w / 2:.1f}" y="{y + cell_h / 2 + 4:.1f}" text-anchor="middle"'
+                f' pointer-events="none" {FONT}>{escape(label)}</text>'
             )
     return _svg(width, height, body, title)

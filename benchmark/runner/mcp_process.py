@@ -36,7 +36,8 @@ class McpServer:
         with self.log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *MCP_CLI,
-                *("serve", "--transport", "http", "--port", "0", "--db", str(self.db)),
+                # --warm-up: the embedding model and indices load before the first trial, which no build pays.
+                *("serve", "--transport", "http", "--port", "0", "--db", str(self.db), "--warm-up"),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

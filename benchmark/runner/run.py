@@ -14,7 +14,8 @@ import os
 import shutil
 import time
 from collections import Counter, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,7 @@ from benchmark.runner.model_gateway import ModelGateway
 from benchmark.runner.plan import PlannedTrial, plan_trials
 from benchmark.runner.progress import RunProgress
 from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
+from benchmark.runner.run_lock import RunLocked, run_lock
 from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
 from benchmark.tasks import load_suite, suite_path
 
@@ -103,7 +105,10 @@ def resolve_frameworks(choice: str, agents_dir: Path | None = None) -> list[str]
     return list(dict.fromkeys(names))
 
 
-async def run_benchmark(request: RunRequest, *, progress: bool = True) -> RunOutcome:
+OnStart = Callable[[Path], None]  # told the run directory once the run is sure to start
+
+
+async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start: OnStart | None = None) -> RunOutcome:
     """A new run in ``request.out_dir`` (default ``results/<UTC timestamp>``)."""
     if request.repeats < 1 or request.concurrency < 1 or request.timeout_s <= 0:
         raise RunError("--repeats and --concurrency must be at least 1 and --timeout positive")
@@ -111,15 +116,24 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True) -> RunOut
     suite = load_suite(suite_file)
     request.profile.api_key()  # a hosted profile without its key fails here, before anything starts
     run_dir = request.out_dir or default_out_dir()
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--out {run_dir} is a file; give a folder for the run (it is created if missing)")
     if (run_dir / RESULTS_FILE).exists():
         raise RunError(f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another --out")
     run_dir.mkdir(parents=True, exist_ok=True)
+    with _locked(run_dir):
+        if on_start is not None:
+            on_start(run_dir)
+        return await _start(run_dir, request, suite_file, suite.name, progress)
+
+
+async def _start(run_dir: Path, request: RunRequest, suite_file: Path, suite_name: str, progress: bool) -> RunOutcome:
     shutil.copyfile(suite_file, run_dir / SUITE_COPY)
     folder = request.agents_dir or plugins.AGENTS_DIR
     info = RunInfo(
         run_id=run_dir.name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        suite=suite.name,
+        suite=suite_name,
         suite_file=SUITE_COPY,
         frameworks=request.frameworks,
         agents_dir=str(request.agents_dir.resolve()) if request.agents_dir else None,
@@ -136,19 +150,36 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True) -> RunOut
 
 
 async def resume_benchmark(
-    run_dir: Path, *, progress: bool = True, concurrency: int | None = None, timeout_s: float | None = None
+    run_dir: Path,
+    *,
+    progress: bool = True,
+    concurrency: int | None = None,
+    timeout_s: float | None = None,
+    on_start: OnStart | None = None,
 ) -> RunOutcome:
     """Go on with an interrupted run: only trials without a complete result line are run."""
     info = read_run_info(run_dir)
-    changes: dict[str, object] = {}
-    if concurrency is not None:
-        changes["concurrency"] = concurrency
-    if timeout_s is not None:
-        changes["timeout_s"] = timeout_s
-    if changes:
-        info = info.model_copy(update=changes)
-        write_run_info(run_dir, info)
-    return await _execute(run_dir, info, progress)
+    with _locked(run_dir):
+        if on_start is not None:
+            on_start(run_dir)
+        changes: dict[str, object] = {}
+        if concurrency is not None:
+            changes["concurrency"] = concurrency
+        if timeout_s is not None:
+            changes["timeout_s"] = timeout_s
+        if changes:
+            info = info.model_copy(update=changes)
+            write_run_info(run_dir, info)
+        return await _execute(run_dir, info, progress)
+
+
+@contextmanager
+def _locked(run_dir: Path) -> Iterator[None]:
+    try:
+        with run_lock(run_dir):
+            yield
+    except RunLocked as exc:
+        raise RunError(str(exc)) from None
 
 
 async def _execute(run_dir: Path, info: RunInfo, progress: bool) -> RunOutcome:

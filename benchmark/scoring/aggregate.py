@@ -1,4 +1,4 @@
-"""Per-framework (and per-category) metrics over a run's trials.
+"""Per-framework (and per-category) metrics over a run's trials, and the leaderboard's ranking of them.
 
 Trials that hit an infrastructure error (gateway failure after retries, worker crash, timeout) are counted
 apart and left out of every other metric: they say nothing about the framework.
@@ -7,12 +7,13 @@ apart and left out of every other metric: they say nothing about the framework.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from benchmark.records import TokensSource, TrialRecord
-from benchmark.scoring.stats import mean, median, pass_hat_k, percentile, wilson_interval
+from benchmark.scoring.stats import interval_ranks, mean, median, pass_hat_k, percentile, wilson_interval
 
 
 class CategoryStats(BaseModel):
@@ -156,3 +157,59 @@ def by_framework(trials: Iterable[TrialRecord], order: Sequence[str] = ()) -> di
         groups[trial.framework].append(trial)
     names = [n for n in order if n in groups] + sorted(n for n in groups if n not in order)
     return {name: sorted(groups[name], key=lambda t: t.trial_id) for name in names}
+
+
+CostKey = Literal["cost_mean_usd", "tokens_in_mean", "wall_p50_s"]
+
+
+class Standing(BaseModel):
+    framework: str
+    rank: int | None = Field(description="None: no completed trial, nothing measured; such builds come last.")
+    tied: bool = Field(description="Another build has the same rank.")
+
+
+class Ranking(BaseModel):
+    standings: list[Standing] = Field(description="Best first.")
+    tie_break: list[CostKey] = Field(description="The cost order within a rank, after success rate.")
+    all_tied: bool = Field(description="At least two builds are ranked and every one of them has rank 1.")
+    all_equal: bool = Field(description="Every ranked build passed as many trials out of as many.")
+    any_passed: bool = Field(description="Some ranked build passed a trial.")
+
+
+def rank_frameworks(stats: Mapping[str, FrameworkStats]) -> Ranking:
+    """Rank by success: a build ranks below another only when its whole 95 % interval lies below the other's.
+
+    Within a rank, higher success comes first, then the cost order: cost per trial when every build that
+    passed something has a price, else input tokens per trial; then wall time p50; then the name. Builds
+    that passed nothing are ordered by name alone, since a build that fails at once is the cheapest. A build
+    with no completed trial (every trial an infrastructure error) has no rank and comes last.
+    """
+    measured = [name for name, s in stats.items() if s.trials > 0]
+    ranks = dict(zip(measured, interval_ranks([stats[n].success_ci95 for n in measured]), strict=True))
+    passing = [stats[n] for n in measured if stats[n].passed > 0]
+    priced = bool(passing) and all(s.cost_mean_usd is not None for s in passing)
+    tie_break: list[CostKey] = ["cost_mean_usd" if priced else "tokens_in_mean", "wall_p50_s"]
+
+    def key(name: str) -> tuple[int, float, tuple[float, ...], str]:
+        s = stats[name]
+        if name not in ranks:
+            return (len(stats) + 1, 0.0, (), name)
+        costs = tuple(_or_inf(getattr(s, field)) for field in tie_break) if s.passed else ()
+        return (ranks[name], -(s.success_rate or 0.0), costs, name)
+
+    order = sorted(stats, key=key)
+    counts = [ranks[n] for n in measured]
+    standings = [
+        Standing(framework=n, rank=ranks.get(n), tied=n in ranks and counts.count(ranks[n]) > 1) for n in order
+    ]
+    return Ranking(
+        standings=standings,
+        tie_break=tie_break,
+        all_tied=len(measured) >= 2 and all(r == 1 for r in counts),
+        all_equal=len({(stats[n].passed, stats[n].trials) for n in measured}) <= 1,
+        any_passed=bool(passing),
+    )
+
+
+def _or_inf(value: float | None) -> float:
+    return float("inf") if value is None else value

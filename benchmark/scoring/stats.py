@@ -1,4 +1,4 @@
-"""The statistics of the reports: Wilson score intervals, pass^k, percentiles."""
+"""The statistics of the reports: Wilson score intervals, pass^k, percentiles, ranks from intervals."""
 
 from __future__ import annotations
 
@@ -56,3 +56,12 @@ def mean(values: Sequence[float]) -> float | None:
 
 def median(values: Sequence[float]) -> float | None:
     return percentile(values, 50)
+
+
+def interval_ranks(intervals: Sequence[tuple[float, float]]) -> list[int]:
+    """A rank for each (low, high) interval: 1 + the number of others lying wholly above it (low > its high).
+
+    Intervals that overlap share a rank, so two results a sample cannot tell apart are never put in order; the
+    rule needs no transitivity (A may tie with B and B with C while A ranks above C), as in Chatbot Arena.
+    """
+    return [1 + sum(1 for low, _ in intervals if low > high) for _, high in intervals]

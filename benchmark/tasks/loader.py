@@ -17,10 +17,22 @@ class SuiteError(ValueError):
     """A suite file that cannot be used; the message says where and why."""
 
 
+def _known() -> str:
+    return ", ".join(sorted(p.stem for p in TASKS_DIR.glob("*.yaml")))
+
+
 def suite_path(name_or_path: str | Path) -> Path:
+    """A suite name (``core`` is ``tasks/core.yaml``) or a YAML file; ``core.yaml`` not found where it is given
+    is looked for in ``tasks/`` too. A folder, or a name with another suffix, is a SuiteError."""
     candidate = Path(name_or_path)
+    if candidate.is_dir():
+        raise SuiteError(f"{candidate} is a folder; give a suite name ({_known()}) or a suite's YAML file")
     if candidate.suffix in (".yaml", ".yml"):
+        if not candidate.exists() and candidate.parent == Path(".") and (TASKS_DIR / candidate.name).is_file():
+            return TASKS_DIR / candidate.name
         return candidate
+    if candidate.suffix or len(candidate.parts) > 1:
+        raise SuiteError(f"{candidate}: not a suite name ({_known()}) nor a .yaml file")
     return TASKS_DIR / f"{name_or_path}.yaml"
 
 
@@ -39,8 +51,7 @@ def _where(raw: Any, loc: tuple[int | str, ...]) -> str:
 def load_suite(name_or_path: str | Path) -> Suite:
     path = suite_path(name_or_path)
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in TASKS_DIR.glob("*.yaml")))
-        raise SuiteError(f"{path}: no such suite file (suites in tasks/: {known})")
+        raise SuiteError(f"{path}: no such suite file (suites in tasks/: {_known()})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

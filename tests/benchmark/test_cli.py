@@ -96,3 +96,48 @@ def test_run_refuses_to_overwrite_and_resume_needs_a_run(tmp_path: Path, capsys:
     assert "already holds a run" in capsys.readouterr().err
     assert main(["run", "--resume", str(tmp_path / "nothing"), "--no-progress"]) == 2
     assert "run.json is missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--out", "pyproject.toml"], "is a file; give a folder"),
+        (["--suite", "tasks"], "is a folder; give a suite name"),
+        (["--suite", "tasks/core"], "not a suite name"),
+        (["--suite", "nope.yaml"], "no such suite file"),
+        (
+            ["--model-base-url", "http://127.0.0.1:1/v1", "--model-name", "m", "--model-api-key-env", "AFB_UNSET"],
+            "AFB_UNSET",
+        ),
+        (["--model", "vllm", "--model-api-key-env", "AFB_UNSET"], "set the AFB_UNSET variable"),
+    ],
+)
+def test_run_mistakes_get_one_clear_line_and_start_nothing(
+    arguments: list[str], message: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(ROOT)
+    monkeypatch.delenv("AFB_UNSET", raising=False)
+    assert main(["run", "--no-progress", *arguments]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    "option",
+    [["--frameworks", "langgraph"], ["--suite", "core"], ["--model", "openai"], ["--repeats", "3"], ["--out", "x"]],
+)
+def test_resume_refuses_options_that_would_change_the_plan(
+    option: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["run", "--resume", str(tmp_path), *option, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert option[0] in err and "only --concurrency, --timeout and --no-progress" in err
+
+
+def test_a_suite_file_name_is_found_in_tasks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from benchmark.tasks.loader import TASKS_DIR, suite_path
+
+    monkeypatch.chdir(tmp_path)  # no smoke.yaml here
+    assert suite_path("smoke.yaml") == TASKS_DIR / "smoke.yaml"
+    (tmp_path / "smoke.yaml").write_text("name: mine\n", encoding="utf-8")
+    assert suite_path("smoke.yaml") == Path("smoke.yaml")  # one given where it is wins

@@ -26,7 +26,7 @@ from benchmark.records import (
     write_run_info,
 )
 from benchmark.report import compare_runs, write_reports
-from benchmark.report.svg import scatter_chart
+from benchmark.report.svg import Point, scatter_chart
 
 INJECTION = '<script>alert("x")</script><img src="https://evil.example/x.png">'
 
@@ -36,6 +36,7 @@ def trial(framework: str, task_id: str, category: str, passed: bool, **extra: An
     status = extra.pop("status", "completed")
     reason = extra.pop("reason", None if passed else "turn 1: routed to legal_expert, expected operational_agent")
     tokens = extra.pop("tokens_in", 1000)
+    asked = extra.pop("asked", [])  # tools the model asked for, on its first call
     turn = TurnScore(
         index=0,
         route_expected="operational_agent",
@@ -56,6 +57,7 @@ def trial(framework: str, task_id: str, category: str, passed: bool, **extra: An
             input_tokens=tokens // 2,
             output_tokens=10,
             tokens_source="counted",
+            tool_calls=asked if i == 0 else [],
             status=200,
         )
         for i in range(2)
@@ -84,7 +86,17 @@ def trial(framework: str, task_id: str, category: str, passed: bool, **extra: An
     )
 
 
-def make_run(run_dir: Path, trials: list[TrialRecord], frameworks: list[str], repeats: int = 1) -> Path:
+SCRIPTED = ProfileInfo(name="scripted", backend="scripted", model="afbench-scripted")
+
+
+def make_run(
+    run_dir: Path,
+    trials: list[TrialRecord],
+    frameworks: list[str],
+    repeats: int = 1,
+    model: ProfileInfo = SCRIPTED,
+    versions: dict[str, Any] | None = None,
+) -> Path:
     run_dir.mkdir(parents=True)
     write_run_info(
         run_dir,
@@ -94,11 +106,11 @@ def make_run(run_dir: Path, trials: list[TrialRecord], frameworks: list[str], re
             suite="handmade",
             suite_file="suite.yaml",
             frameworks=frameworks,
-            model=ProfileInfo(name="scripted", backend="scripted", model="afbench-scripted"),
+            model=model,
             repeats=repeats,
             concurrency=1,
             timeout_s=5,
-            versions={"python": "3.11", "mcp": "1.26.0", "frameworks": {"vanilla": {"openai": "1.0"}}},
+            versions=versions or {"python": "3.11", "mcp": "1.26.0", "frameworks": {"vanilla": {"openai": "1.0"}}},
             machine={"cores": 2, "platform": "test"},
             loc={"vanilla": 131, "langgraph": 90},
         ),
@@ -144,11 +156,13 @@ def test_summary_json_holds_the_metrics_and_the_run(run_dir: Path) -> None:
 def test_markdown_has_the_leaderboard_categories_and_failure_reasons(run_dir: Path) -> None:
     text = write_reports(run_dir).markdown.read_text(encoding="utf-8")
     leaderboard = text.split("## Leaderboard")[1].split("##")[0]
-    assert leaderboard.index("| vanilla |") < leaderboard.index("| langgraph |")  # best first
+    # 2/3 and 1/3 cannot be told apart on three trials: a shared rank, higher success first
+    assert leaderboard.index("| =1 | vanilla |") < leaderboard.index("| =1 | langgraph |")
     assert "66.7% (2/3)" in leaderboard and "131" in leaderboard
     assert "pass^" not in leaderboard and "Cost/trial" not in leaderboard  # one repeat, no prices: no columns
     categories = text.split("## Success by category")[1].split("##")[0]
-    assert "| rag | 0/1 (0%) | 0/1 (0%) |" in categories
+    assert "| Framework | calculator | rag | sql |" in categories
+    assert "| langgraph | 1/1 (100%) | 0/1 (0%) | 0/1 (0%) |" in categories
     assert "`langgraph.sql.r1` (sql): turn 1: routed to legal_expert, expected operational_agent" in text
     assert "## Infrastructure errors (1)" in text and "timeout: no result within 5 s" in text
 
@@ -235,7 +249,10 @@ def test_compare_refuses_a_directory_that_is_not_a_run(run_dir: Path, tmp_path: 
 
 
 def test_scatter_labels_of_equal_results_do_not_overlap() -> None:
-    points = [(name, 7000.0 + offset, 1.0) for name, offset in (("crewai", 0), ("vanilla", 40), ("langgraph", 80))]
+    points = [
+        Point(name, 7000.0 + offset, 1.0, name, "#2563eb")
+        for name, offset in (("crewai", 0), ("vanilla", 40), ("langgraph", 80))
+    ]
     svg = scatter_chart(points, title="t", x_label="tokens", y_label="success")
     labels = {
         m.group(2): float(m.group(1))

@@ -204,3 +204,15 @@ def test_ctrl_c_stops_an_idle_server_cleanly(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
         assert process.returncode == 130 and "Traceback" not in err and "Event loop is closed" not in err, err
+
+
+def test_warm_up_calls_every_tool_before_listening_and_logs_no_usage(tmp_path: Path) -> None:
+    db = tmp_path / "s.sqlite"
+    with http_server(db, "--warm-up") as running:
+        banner = "".join(running.log)
+    warmed = banner[banner.index("warmed up in") :].splitlines()[0]
+    for tool in ("calculator", "weather", "sql_schema", "sql_query", "rag_search", "search"):
+        assert f"{tool} " in warmed, warmed
+    assert "text2sql" not in warmed  # it needs a model: nothing to load ahead
+    assert banner.index("warmed up in") < banner.index("afbench MCP server:")  # before it listens
+    assert "no calls recorded" in afbench("usage", db=db).stdout  # outside quotas and the usage log
