@@ -290,14 +290,18 @@ async def _serve(args: argparse.Namespace) -> int:
         return await _serve_stdio(config, args.warm_up)
     if args.no_auth and not is_loopback(args.host):
         raise UsageError("--no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost)")
-    sock = _listen(args.host, args.port)
-    runtime = await Runtime.start(config)
-    try:
-        if args.warm_up:
-            await _warm_up(runtime)
-        return await _serve_http(runtime, sock, args)
-    finally:
-        await runtime.close()
+    from mcp_server.http_app import stop_signals
+
+    with stop_signals() as stop:
+        sock = _listen(args.host, args.port)
+        runtime = await Runtime.start(config)
+        try:
+            if args.warm_up:
+                await _warm_up(runtime)
+            await _serve_http(runtime, sock, args, stop)
+        finally:
+            await runtime.close()
+    return 130 if stop.interrupted else 0
 
 
 def _sql_database(path: Path) -> Path:
@@ -352,7 +356,7 @@ async def _serve_stdio(config: ServerConfig, warm_up: bool) -> int:
         await runtime.close()
 
 
-async def _serve_http(runtime: Any, sock: socket.socket, args: argparse.Namespace) -> int:
+async def _serve_http(runtime: Any, sock: socket.socket, args: argparse.Namespace, stop: Any) -> None:
     from mcp_server.http_app import QuietServer, build_http_app, uvicorn_config
 
     port = sock.getsockname()[1]
@@ -361,11 +365,10 @@ async def _serve_http(runtime: Any, sock: socket.socket, args: argparse.Namespac
         settings = GateSettings(settings.allowed_hosts, settings.allowed_origins, require_key=False)
         log.warning("AUTHENTICATION IS OFF (--no-auth): every local client acts as '%s'", OWNER_NAME)
         print("WARNING: authentication is off (--no-auth); loopback only, for local development", file=sys.stderr)
-    server = QuietServer(uvicorn_config(build_http_app(runtime, settings), args.log_level))
+    server = QuietServer(uvicorn_config(build_http_app(runtime, settings), args.log_level), stop)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"afbench MCP server: http://{host}:{port}/mcp  ws://{host}:{port}/ws", file=sys.stderr, flush=True)
     await server.serve(sockets=[sock])
-    return 130 if server.interrupted else 0
 
 
 async def _loadtest(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ import signal
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -52,26 +53,54 @@ def uvicorn_config(app: ASGIApp, log_level: str) -> uvicorn.Config:
     )
 
 
-class QuietServer(uvicorn.Server):
-    """uvicorn's server, minus one habit: after a graceful shutdown on SIGINT/SIGTERM it re-raises the signal,
-    which turns Ctrl-C into a KeyboardInterrupt while the sessions database is still being closed (and printed
-    "Event loop is closed" from its thread). Here the signal only stops the server; ``interrupted`` tells."""
+class StopRequest:
+    """SIGINT/SIGTERM received while ``afbench serve --transport http`` runs: from before the server loads its
+    tools to after it has closed the sessions database, a signal only asks the server to stop (the running
+    uvicorn server, or the start-up that has not reached it yet), so Ctrl-C never lands as a
+    KeyboardInterrupt in the middle of start-up or shutdown (which printed tracebacks and "Event loop is
+    closed")."""
 
-    interrupted = False
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.server: uvicorn.Server | None = None
+
+    def __call__(self, sig: int, frame: FrameType | None) -> None:
+        self.signal = self.signal or sig
+        if self.server is not None:
+            self.server.handle_exit(sig, frame)  # a second Ctrl-C forces the exit, as uvicorn does
+
+    @property
+    def interrupted(self) -> bool:
+        return self.signal == signal.SIGINT
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[StopRequest]:
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    original = {sig: signal.signal(sig, request) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield request
+    finally:
+        for sig, handler in original.items():
+            signal.signal(sig, handler)
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn's server with its signals handled by :func:`stop_signals` for the whole life of the command:
+    uvicorn's own handling installs itself only once serving starts, and re-raises the signal after a graceful
+    shutdown, turning Ctrl-C into a KeyboardInterrupt while the sessions database is still being closed."""
+
+    def __init__(self, config: uvicorn.Config, stop: StopRequest) -> None:
+        super().__init__(config)
+        stop.server = self
+        self.should_exit = stop.signal is not None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        handled = (signal.SIGINT, signal.SIGTERM)
-        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in original.items():
-                signal.signal(sig, handler)
-        self.interrupted = signal.SIGINT in self._captured_signals
+        yield
 
 
 class Router:
