@@ -9,7 +9,8 @@ Recognised patterns (details in the module named in brackets):
 
 1. Which turn [turns]: a turn's ``user`` text inside the latest user message (whitespace-normalised,
    case-folded substring, also in JSON-string form; the match ending last, then the longest), else inside
-   any message, latest first.
+   any message, latest first. A repeated text is the repeat the conversation has reached: the task's turn
+   texts found one after another in what was sent, whether one message per turn or a whole transcript.
 2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's or a
    specialist's instructions inside a system/developer (else user) message; a speaker-selection prompt
    ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a request
@@ -27,9 +28,12 @@ Recognised patterns (details in the module named in brackets):
    answer template filled from the tool messages answering those calls, in any of the forms frameworks send
    (JSON text, content parts, MCP ``CallToolResult`` JSON, prose with embedded JSON). Missing values stay as
    ``{?name.path}``. ``tool_choice`` is obeyed: ``none`` never calls, a named function must be the next
-   step, ``required`` with nothing left to call is a marker.
-6. Memory [situation]: a turn's ``requires_context`` strings must occur in the orchestrator's or specialist's
-   messages (the guardrail is not asked: guardrails commonly see only the latest input).
+   step, ``required`` with nothing left to call is a marker. A result the framework sent as a preview,
+   naming an offered tool to read the rest, is read in full through that tool before the next step, and
+   the answer comes from what was read [deferred].
+6. Memory [situation]: a turn's ``requires_context`` strings must occur, in the forms a turn's text is found
+   in (JSON-escaped too), in the orchestrator's or specialist's messages (the guardrail is not asked:
+   guardrails commonly see only the latest input).
 """
 
 from benchmark.scripted.model import reply

@@ -21,6 +21,23 @@ def normalise(text: str) -> str:
     return " ".join(text.split()).casefold()
 
 
+def forms(text: str) -> tuple[str, ...]:
+    """``text`` as a framework may send it, each :func:`normalise`-d: as written, and inside a JSON string
+    (``M\\u00fcnchen``, ``\\"``), because some frameworks pass the conversation to a model as a JSON document.
+
+    The one way the scripted model looks for a text it expects (a turn's words, required context): search a
+    normalised haystack for each form.
+    """
+    plain = normalise(text)
+    escaped = normalise(json.dumps(text)[1:-1])
+    return (plain,) if escaped == plain else (plain, escaped)
+
+
+def contains(haystack: str, text: str) -> bool:
+    """Whether the normalised ``haystack`` holds ``text`` in any of its :func:`forms`."""
+    return any(form in haystack for form in forms(text))
+
+
 def squash(text: str) -> str:
     """Letters and digits only, lower case: ``Legal expert``, ``legal_expert`` and ``LegalExpert`` agree."""
     return re.sub(r"[^0-9a-z]", "", text.casefold())

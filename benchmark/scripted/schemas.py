@@ -56,13 +56,14 @@ def snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower().replace("-", "_").replace(" ", "_")
 
 
-def _words(name: str) -> list[str]:
+def name_words(name: str) -> list[str]:
+    """The words of a name in any spelling: ``lineCount``, ``line-count`` and ``line_count`` give line, count."""
     return [word for word in re.split(r"[^a-z0-9]+", snake(name)) if word]
 
 
 def polarity(name: str) -> bool | None:
     """True for an allow-like name, False for a stop-like one, None when the name says neither."""
-    words = _words(name)
+    words = name_words(name)
     if any(word.startswith(_NEGATIVE) for word in words):
         return False
     if "policy" in words and "out" in words:
@@ -73,11 +74,11 @@ def polarity(name: str) -> bool | None:
 
 
 def is_reason(name: str) -> bool:
-    return any(word.startswith(_REASON) for word in _words(name))
+    return any(word.startswith(_REASON) for word in name_words(name))
 
 
 def is_request(name: str) -> bool:
-    return any(word.startswith(_REQUEST) for word in _words(name))
+    return any(word.startswith(_REQUEST) for word in name_words(name))
 
 
 def resolve(schema: Any, root: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.scripted.messages import Message, RequestView, normalise
+from benchmark.scripted.messages import Message, RequestView, contains, normalise
 from benchmark.scripted.replies import ScriptedReply, ScriptedToolCall, marker
 from benchmark.scripted.turns import TurnMatch
 from benchmark.spec import SystemSpec
@@ -35,11 +35,12 @@ class Situation:
         return list(self.turn.script.requires_context) if self.turn.script else []
 
     def missing_context(self) -> list[str]:
-        """The turn's ``requires_context`` strings that no message (text or tool-call arguments) contains."""
+        """The turn's ``requires_context`` strings that no message (text or tool-call arguments) contains, in any
+        of the forms a turn's own text is recognised in (JSON-escaped too: a history sent as a JSON document)."""
         seen = normalise(
             "\n".join([m.text for m in self.view.messages] + [c.arguments for m in self.view.messages for c in m.calls])
         )
-        return [text for text in self.context_needed if normalise(text) not in seen]
+        return [text for text in self.context_needed if not contains(seen, text)]
 
     def request_text(self) -> str:
         """The user's request as a delegating agent would pass it on, carrying the context it relies on."""

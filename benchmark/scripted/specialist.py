@@ -4,6 +4,8 @@ Progress is read from the conversation, never remembered: the assistant tool cal
 message are matched, in order, against the script's steps (calls to other tools, such as an orchestrator's
 handoff in a shared history, are skipped). The next undone step becomes a tool call; when none is left,
 the answer template is filled from the tool messages answering those calls (matched by ``tool_call_id``).
+A result the framework replaced by a preview with a tool to read the rest is read through that tool first,
+before the next step, and the answer is filled from what was read (:mod:`benchmark.scripted.deferred`).
 
 Tool names: a step's tool is the offered tool of that exact name, or — when a framework namespaces MCP tools
 (``kestrel_weather``, ``kestrel.weather``) — the shortest offered name ending in a separator plus the step's
@@ -12,6 +14,7 @@ tool, provided at least one other offered tool shares that namespace prefix.
 
 from __future__ import annotations
 
+from benchmark.scripted import deferred
 from benchmark.scripted.replies import ScriptedReply
 from benchmark.scripted.situation import Situation
 from benchmark.scripted.template import fill, parse_result
@@ -63,6 +66,12 @@ def answer(situation: Situation) -> ScriptedReply:
         for call in message.calls:
             if len(done) < len(steps) and call.name == names[len(done)]:
                 done.append(call.id)
+    # A result the framework sent as a preview is read in full first, as a model must before relying on it.
+    callable_names = {tool.name for tool in view.callable_tools}
+    readings = {call_id: deferred.reading(view, call_id) for call_id in done}
+    for pending in readings.values():
+        if pending is not None and pending.arguments is not None and pending.reader in callable_names:
+            return situation.call(pending.reader, pending.arguments)
     if len(done) < len(steps):
         step = steps[len(done)]
         name = offered_name(step.call, offered)
@@ -81,7 +90,8 @@ def answer(situation: Situation) -> ScriptedReply:
         return situation.fail("tool_choice is 'required', but every step of the script is done")
     results = {}
     for step, call_id in zip(steps, done, strict=True):
-        text = view.result_for(call_id)
+        read = readings[call_id]
+        text = read.text if read is not None else view.result_for(call_id)
         if text is not None:
             results[step.as_ or step.call] = parse_result(text)
     return situation.say(fill(turn.script.answer, results))

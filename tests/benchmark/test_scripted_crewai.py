@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from benchmark import spec
 from benchmark.scripted import reply
 from benchmark.tasks.models import Task
@@ -84,3 +86,37 @@ def test_router_finds_the_latest_turn_with_quotes_after_a_json_escaped_history()
     ]
     answer = reply(TASK, router_request(history))
     assert json.loads(answer.content or "") == {"route": "legal_expert"}
+
+
+def _follow_up(earlier: str, needed: str) -> Task:
+    return Task.model_validate(
+        {
+            "id": "json-router-memory",
+            "category": "test",
+            "turns": [
+                {"user": earlier, "expect": {"route": "operational_agent"}, "script": {"answer": "Done."}},
+                {
+                    "user": "And tomorrow?",
+                    "expect": {"route": "operational_agent"},
+                    "script": {"answer": "ok", "requires_context": [needed]},
+                },
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("earlier", "needed"),
+    [(MUNICH, "München"), ("What is £1,249.99 plus 20% VAT?", "£1,249.99"), ("Convert 98.6 °F to Celsius.", "°F")],
+)
+def test_router_sees_required_context_in_a_json_escaped_history(earlier: str, needed: str) -> None:
+    history = [
+        {"role": "user", "content": earlier},
+        {"role": "assistant", "content": "Done."},
+        {"role": "user", "content": "And tomorrow?"},
+    ]
+    body = router_request(history)
+    assert needed not in body["messages"][1]["content"]  # the history arrives JSON-escaped
+    answer = reply(_follow_up(earlier, needed), body)
+    assert answer.turn == 1
+    assert json.loads(answer.content or "") == {"route": "operational_agent"}
