@@ -46,15 +46,19 @@ class ModelCall(_Record):
     sequence: int
     turn: int
     started_at: float
-    latency_s: float
+    latency_s: float = Field(description="The model's own time: the final attempt; back-off is in retry_wait_s.")
+    retry_wait_s: float = Field(default=0.0, description="Seconds the gateway slept between retries: not model time.")
     input_tokens: int
     output_tokens: int
-    tokens_source: Literal["counted", "upstream"]
+    tokens_source: Literal["counted", "upstream", "none"] = Field(description="none: a failed call, nothing counted.")
     tool_calls: list[str] = Field(default_factory=list, description="Names of the tools the model asked for.")
     status: int
     error: str | None = None
     infra_error: bool = False
     retries: int = 0
+    cut_off: Literal["trial_end", "upstream_timeout", "client_closed", "stream_broken"] | None = Field(
+        default=None, description="Why the reply is incomplete (the gateway's CallRecord.cut_off); None: whole."
+    )
 
 
 class ToolCall(_Record):

@@ -9,16 +9,16 @@ compatible upstream. Typical use by the runner::
         gateway.register_trial("t-001", task)
         endpoint = server.model_endpoint("t-001")   # hand to the framework build
         ...
-        records = gateway.calls("t-001")
+        records = gateway.end_trial("t-001")          # cancels what is still open, records it as partial
 """
 
 from benchmark.gateway.backend import Backend, Call, JsonReply, StreamReply
 from benchmark.gateway.errors import GatewayError
 from benchmark.gateway.gateway import Gateway
-from benchmark.gateway.records import CallError, CallRecord, InfraEvent, ToolCallRecord
+from benchmark.gateway.records import CallError, CallRecord, CutOff, InfraEvent, ToolCallRecord
 from benchmark.gateway.scripted_backend import SCRIPTED_MODEL, ScriptedBackend
 from benchmark.gateway.server import GatewayServer
-from benchmark.gateway.upstream import DEFAULT_UPSTREAM_POLICY, UpstreamBackend
+from benchmark.gateway.upstream import DEFAULT_UPSTREAM_POLICY, UpstreamBackend, check_upstream
 
 __all__ = [
     "DEFAULT_UPSTREAM_POLICY",
@@ -27,6 +27,7 @@ __all__ = [
     "Call",
     "CallError",
     "CallRecord",
+    "CutOff",
     "Gateway",
     "GatewayError",
     "GatewayServer",
@@ -36,4 +37,5 @@ __all__ = [
     "StreamReply",
     "ToolCallRecord",
     "UpstreamBackend",
+    "check_upstream",
 ]

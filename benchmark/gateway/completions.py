@@ -3,7 +3,8 @@
 Built here: ``chat.completion`` bodies and ``chat.completion.chunk`` sequences (role first, content in
 pieces, each tool call opened with its index, id and name and then fed argument fragments, a last chunk with
 the finish reason, and an optional ``choices: []`` usage chunk). Read here: what a completion or a stream
-says (text, tool calls, finish reason, usage), for the call records of the upstream backend.
+says (text, tool calls, finish reason, usage), for the call records of the upstream backend, and whether a
+stream has delivered its reply whole.
 """
 
 from __future__ import annotations
@@ -176,3 +177,43 @@ class Observed:
         if isinstance(prompt, int) and isinstance(completion, int):
             return Usage(prompt, completion)
         return None
+
+
+def sse_data(line: str) -> dict[str, Any] | None:
+    """The object an SSE ``data:`` line carries; None for other lines, ``[DONE]``, and data that is no object."""
+    if not line.startswith("data:"):
+        return None
+    data = line[5:].strip()
+    if not data or data == "[DONE]":
+        return None
+    try:
+        chunk = json.loads(data)
+    except ValueError:
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
+# Only a chunk with a finish reason or a usage object can end a reply; anything else need not be decoded.
+_ENDING = re.compile(rb'"(?:finish_reason"\s*:\s*"|usage"\s*:\s*\{)')
+
+
+class Delivery:
+    """Whether the chunks handed to a client hold the whole reply: its finish reason and, when the request
+    asked for usage, the usage chunk. Only ``data: [DONE]`` may be missing then: a client that stops reading
+    once it has the usage (Semantic Kernel does) has had a complete answer."""
+
+    def __init__(self, want_usage: bool) -> None:
+        self.want_usage = want_usage
+        self._seen = Observed()
+
+    def feed(self, chunk: bytes) -> None:
+        if not _ENDING.search(chunk):
+            return
+        for line in chunk.decode("utf-8", errors="replace").splitlines():
+            data = sse_data(line)
+            if data is not None:
+                self._seen.feed_chunk(data)
+
+    @property
+    def complete(self) -> bool:
+        return self._seen.finish_reason is not None and (self._seen.usage is not None or not self.want_usage)

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# A hint the openai package (and so most frameworks' clients) obeys: do not resend this request. Sent on errors
+# that a resend cannot fix (the gateway retried already, or the model ran past the timeout).
+NO_RETRY = {"x-should-retry": "false"}
+
 
 def error_body(message: str, type_: str, param: str | None = None, code: str | None = None) -> dict[str, Any]:
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}

@@ -3,16 +3,22 @@
 Routes (each also under ``/t/<trial-id>`` so every call is attributed to its trial whatever the framework):
 
 - ``POST /v1/chat/completions`` (streaming or not), ``GET /v1/models``;
-- ``PUT /admin/trials/<id>`` (body: a task as JSON) registers a trial, ``DELETE`` forgets it, and
-  ``GET /admin/trials/<id>/calls`` returns its records — for a gateway run as its own process; in-process
-  callers use :meth:`Gateway.register_trial` and :meth:`Gateway.calls`;
+- ``PUT /admin/trials/<id>`` (body: a task as JSON) registers a trial, ``DELETE`` forgets it,
+  ``POST /admin/trials/<id>/end`` ends it (see :meth:`Gateway.end_trial`) and returns its records, and
+  ``GET /admin/trials/<id>/calls`` returns them — for a gateway run as its own process; in-process callers
+  use :meth:`Gateway.register_trial`, :meth:`Gateway.end_trial` and :meth:`Gateway.calls`;
 - ``GET /healthz``.
 
 A trial-prefixed call for a trial nobody registered gets a 404, so a mistyped trial id cannot pass unnoticed.
+
+A stream counts as answered once the client was handed the reply's last chunk (and the usage chunk when it
+asked for one): a client that then stops reading before ``data: [DONE]`` (Semantic Kernel does) made a
+complete call. One that stops earlier is recorded as 499, with what it had been sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -20,8 +26,8 @@ import re
 import threading
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
+import anyio
 from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -30,15 +36,16 @@ from starlette.routing import Route
 
 from benchmark.gateway.backend import Backend, Call, JsonReply
 from benchmark.gateway.chat_request import ChatRequest, parse_chat_request
-from benchmark.gateway.errors import GatewayError, error_body, invalid
-from benchmark.gateway.records import CallLog, CallRecord, Recorder
+from benchmark.gateway.completions import Delivery
+from benchmark.gateway.errors import NO_RETRY, GatewayError, error_body, invalid
+from benchmark.gateway.flights import CANCEL_WAIT_S, Flight, Flights, Queue, TrialEnded
+from benchmark.gateway.records import CLIENT_CLOSED, CallLog, CallRecord, Recorder
 from benchmark.gateway.scripted_backend import SCRIPTED_MODEL
 from benchmark.tasks.models import Task
 
 log = logging.getLogger("afbench.gateway")
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-CLIENT_CLOSED = 499  # recorded (never sent) when a framework abandons a stream midway
 TRIAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,199}$")
 
 
@@ -59,6 +66,8 @@ class Gateway:
         self.log = CallLog(record_path)
         self._trials: dict[str, Task] = {}
         self._lock = threading.Lock()
+        self._flights = Flights()  # touched on the serving loop only
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop serving calls, once one came
         self.app = self._build_app()
 
     # -- trials and records -------------------------------------------------------------------------------
@@ -92,6 +101,28 @@ class Gateway:
         """Block (a thread, not the gateway's loop) until every call of the trial is recorded; False on timeout."""
         return self.log.wait_sealed(trial_id, timeout_s)
 
+    def end_trial(self, trial_id: str, grace_s: float = 0.0) -> list[CallRecord]:
+        """End the trial at the gateway and return all its records; blocks (call it from any thread but the
+        gateway's own loop).
+
+        Calls still open after ``grace_s`` (for one just finishing) are cancelled: their upstream requests
+        are closed, so the model server stops working for a trial that is over, and each is recorded as it
+        stood, with ``cut_off="trial_end"`` and status 499: what had arrived, the latency so far.
+        """
+        # The waits happen in the caller's thread: the loop's own threads answer scripted calls meanwhile.
+        if grace_s > 0:
+            self.log.wait_sealed(trial_id, grace_s)
+        loop = self._loop
+        if self.log.pending(trial_id) and loop is not None and not loop.is_closed():
+            try:
+                asyncio.run_coroutine_threadsafe(self._flights.end(trial_id), loop).result(CANCEL_WAIT_S + 1)
+            except (RuntimeError, TimeoutError):  # the loop stopped or is stuck: record the calls as they stand
+                log.warning("could not cancel the open calls of trial %s", trial_id)
+            else:
+                self.log.wait_sealed(trial_id, CANCEL_WAIT_S)  # each cancelled call's handler records it
+        self.log.cut_open(trial_id)  # what could not be reached in time
+        return self.calls(trial_id)
+
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     def _build_app(self) -> Starlette:
@@ -121,6 +152,7 @@ class Gateway:
             Route("/v1/models", self._models, methods=["GET"]),
             Route("/t/{trial_id}/v1/models", self._models, methods=["GET"]),
             Route("/admin/trials/{trial_id}", self._admin_trial, methods=["PUT", "DELETE"]),
+            Route("/admin/trials/{trial_id}/end", self._admin_end, methods=["POST"]),
             Route("/admin/trials/{trial_id}/calls", self._admin_calls, methods=["GET"]),
             Route("/healthz", self._health, methods=["GET"]),
         ]
@@ -157,46 +189,70 @@ class Gateway:
         return b"".join(chunks)
 
     async def _chat(self, request: Request) -> Response:
+        self._loop = asyncio.get_running_loop()
         trial_id = request.path_params.get("trial_id")
         record = self.log.begin(trial_id, self.backend.kind)
+        flight = self._flights.open(trial_id, record)
         try:
             self._check_key(request)
             trial_id, task = self._trial(request)
             chat = parse_chat_request(await self._body(request))
             _describe(record, chat)
-            reply = await self.backend.respond(Call(chat, trial_id, task, record))
+            reply = await flight.serve(self.backend.respond(Call(chat, trial_id, task, record)))
+        except TrialEnded:
+            record.trial_ended()
+            self._land(flight)
+            message = "the trial ended while this call was open"
+            return JSONResponse(error_body(message, "trial_ended"), status_code=CLIENT_CLOSED, headers=NO_RETRY)
         except GatewayError as exc:
             record.fail(exc.status, exc.message)
-            self.log.finish(record)
+            self._land(flight)
             return JSONResponse(exc.body(), status_code=exc.status)
         except Exception:
             log.exception("gateway backend %s failed", self.backend.kind)
             message = f"the gateway's {self.backend.kind} backend failed unexpectedly; the failure was logged"
             record.fail(500, message)
-            self.log.finish(record)
+            self._land(flight)
             return JSONResponse(error_body(message, "server_error"), status_code=500)
         if isinstance(reply, JsonReply):
             if reply.status >= 400 and record.error is None:
                 record.fail(reply.status, json.dumps(reply.body)[:300])
             record.status = reply.status
-            self.log.finish(record)
-            return JSONResponse(reply.body, status_code=reply.status)
-
-        async def relay() -> AsyncIterator[bytes]:
-            chunks = reply.chunks
-            ended = False
-            try:
-                async for chunk in chunks:
-                    yield chunk
-                ended = True
-            finally:
-                await _close(chunks)
-                if not ended and record.error is None:
-                    record.fail(CLIENT_CLOSED, "the client closed the stream before it ended")
-                self.log.finish(record)
-
+            self._land(flight)
+            return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return StreamingResponse(relay(), media_type="text/event-stream", headers=headers)
+        return StreamingResponse(self._relay(flight, reply, chat), media_type="text/event-stream", headers=headers)
+
+    async def _relay(self, flight: Flight, chunks: Queue, chat: ChatRequest) -> AsyncIterator[bytes]:
+        """Hand the stream's chunks to the client as they arrive, then record how the stream ended."""
+        record, delivery = flight.record, Delivery(chat.include_usage)
+        drained = False
+        try:
+            while (chunk := await chunks.get()) is not None:
+                delivery.feed(chunk)  # before the yield: a client that leaves right after it still got it
+                yield chunk
+            drained = True
+            if flight.ended and not delivery.complete:
+                message = "the trial ended while this call was open"
+                yield f"\ndata: {json.dumps(error_body(message, 'trial_ended'))}\n\n".encode()
+        finally:
+            # Shielded: when the client leaves, this runs inside a cancelled scope, and the backend must still
+            # close its upstream connection and record what it received.
+            with anyio.CancelScope(shield=True):
+                failure = await flight.stop()
+            if failure is not None:
+                log.error("gateway backend %s failed mid-stream", self.backend.kind, exc_info=failure)
+                record.fail(500, f"the gateway's {self.backend.kind} backend failed mid-stream; the failure was logged")
+            elif record.error is None and not delivery.complete and not (drained and flight.exhausted):
+                if flight.ended:
+                    record.trial_ended()
+                else:
+                    record.cut("client_closed", CLIENT_CLOSED, "the client closed the stream before its reply ended")
+            self._land(flight)
+
+    def _land(self, flight: Flight) -> None:
+        self._flights.close(flight)
+        self.log.finish(flight.record)
 
     async def _models(self, request: Request) -> Response:
         try:
@@ -227,6 +283,14 @@ class Gateway:
             return JSONResponse(exc.body(), status_code=exc.status)
         return Response(status_code=204)
 
+    async def _admin_end(self, request: Request) -> Response:
+        try:
+            self._check_key(request)
+        except GatewayError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        records = await asyncio.to_thread(self.end_trial, request.path_params["trial_id"])
+        return JSONResponse({"calls": [r.model_dump(mode="json") for r in records]})
+
     async def _admin_calls(self, request: Request) -> Response:
         try:
             self._check_key(request)
@@ -246,9 +310,3 @@ def _describe(record: Recorder, chat: ChatRequest) -> None:
     record.tools_offered = chat.tool_names
     record.tool_choice = chat.tool_choice
     record.response_format = chat.response_format
-
-
-async def _close(chunks: Any) -> None:
-    closer = getattr(chunks, "aclose", None)
-    if closer is not None:
-        await closer()

@@ -3,6 +3,11 @@
 Records are frozen pydantic models kept in memory per trial (and appended to a JSONL file when one is
 given). The log is written from the gateway's event-loop thread and read from the harness's, so every
 access holds one lock.
+
+Time is split so that scoring can charge each part to whoever spent it: ``latency_s`` is the model's own time
+(the final attempt, from its request to its last byte), ``retry_wait_s`` the back-off slept between
+attempts, and each failed attempt's duration is in its :class:`InfraEvent`. A reply that did not arrive
+whole says why in ``cut_off`` and keeps what had arrived.
 """
 
 from __future__ import annotations
@@ -29,12 +34,21 @@ class ToolCallRecord(_Frozen):
     arguments: Any = Field(description="The arguments decoded from JSON, or the raw text if they are not JSON.")
 
 
+CLIENT_CLOSED = 499  # a call left unanswered: its client stopped reading, or its trial ended (nginx's code)
+TokensSource = Literal["upstream", "counted", "none"]
+# Why a reply is incomplete: the trial ended while it was open (the harness cancelled it upstream), the
+# upstream went silent for longer than the timeout while generating, the client stopped reading before the
+# reply's last chunk, or the upstream dropped the connection midway.
+CutOff = Literal["trial_end", "upstream_timeout", "client_closed", "stream_broken"]
+
+
 class InfraEvent(_Frozen):
     """Something the infrastructure did or suffered, not the model: a retry, or a failure after retries."""
 
     kind: Literal["retry", "error"]
     status: int | None = Field(description="HTTP status that caused it; None for connection errors/timeouts.")
     wait_s: float = Field(default=0.0, description="Seconds waited before the retry.")
+    attempt_s: float = Field(default=0.0, description="How long the failed attempt took.")
     message: str
 
 
@@ -47,7 +61,11 @@ class CallRecord(_Frozen):
     trial_id: str | None
     sequence: int = Field(description="1-based order of arrival within the trial.")
     started_at: float = Field(description="Unix time the request arrived.")
-    latency_s: float
+    latency_s: float = Field(
+        description="The model's own time: the final attempt, from its request to its last byte (or the cut-off); "
+        "back-off waits and failed attempts before it are not in it."
+    )
+    retry_wait_s: float = Field(default=0.0, description="Seconds slept between attempts (back-off, Retry-After).")
     backend: str
     model: str
     stream: bool
@@ -57,13 +75,17 @@ class CallRecord(_Frozen):
     response_format: str | None
     input_tokens: int
     output_tokens: int
-    tokens_source: Literal["upstream", "counted"]
+    tokens_source: TokensSource = Field(
+        description="upstream: its usage; counted: tiktoken over what was sent and received (a partial reply "
+        "counts what arrived); none: no reply to count (a failed call), so its zero tokens are no measurement."
+    )
     tool_calls: list[ToolCallRecord]
     finish_reason: str | None
-    status: int = Field(description="HTTP status the gateway answered with.")
+    status: int = Field(description="HTTP status the gateway answered with (499: the call was left unanswered).")
     error: CallError | None = None
     infrastructure: list[InfraEvent] = Field(default_factory=list)
-    content: str | None = Field(default=None, description="The assistant text returned, if any.")
+    content: str | None = Field(default=None, description="The assistant text returned (or received so far), if any.")
+    cut_off: CutOff | None = Field(default=None, description="Why the reply is incomplete; None when it is whole.")
 
     @property
     def infrastructure_error(self) -> bool:
@@ -86,6 +108,7 @@ class Recorder:
     backend: str
     started_at: float = field(default_factory=time.time)
     started: float = field(default_factory=time.perf_counter)
+    attempt_started: float | None = None  # perf_counter at the current attempt's request; None: no attempt yet
     model: str = ""
     stream: bool = False
     message_count: int = 0
@@ -94,13 +117,14 @@ class Recorder:
     response_format: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
-    tokens_source: Literal["upstream", "counted"] = "counted"
+    tokens_source: TokensSource = "none"
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     finish_reason: str | None = None
     content: str | None = None
     status: int = 200
     error: CallError | None = None
     infrastructure: list[InfraEvent] = field(default_factory=list)
+    cut_off: CutOff | None = None
     sealed: bool = False
 
     def set_reply(self, content: str | None, calls: list[ToolCallOut], finish_reason: str | None) -> None:
@@ -108,22 +132,41 @@ class Recorder:
         self.tool_calls = [ToolCallRecord(id=c.id, name=c.name, arguments=_decode(c.arguments)) for c in calls]
         self.finish_reason = finish_reason
 
-    def set_tokens(self, input_tokens: int, output_tokens: int, source: Literal["upstream", "counted"]) -> None:
+    def set_tokens(self, input_tokens: int, output_tokens: int, source: TokensSource) -> None:
         self.input_tokens, self.output_tokens, self.tokens_source = input_tokens, output_tokens, source
 
     def fail(self, status: int, message: str) -> None:
         self.status = status
         self.error = CallError(status=status, message=message)
 
+    def cut(self, reason: CutOff, status: int, message: str) -> None:
+        """The reply will not arrive whole: what was received so far stays in the record."""
+        self.cut_off = reason
+        self.fail(status, message)
+
+    def trial_ended(self) -> None:
+        message = f"the trial ended {self.attempt_s():.1f} s into the model's answer; what had arrived is recorded"
+        self.cut("trial_end", CLIENT_CLOSED, message)
+
+    def begin_attempt(self) -> None:
+        """A backend sends its request (again): the model's latency is timed from here."""
+        self.attempt_started = time.perf_counter()
+
+    def attempt_s(self) -> float:
+        return time.perf_counter() - (self.started if self.attempt_started is None else self.attempt_started)
+
     def infra(self, kind: Literal["retry", "error"], status: int | None, message: str, wait_s: float = 0.0) -> None:
-        self.infrastructure.append(InfraEvent(kind=kind, status=status, wait_s=wait_s, message=message))
+        """Note a failed attempt (call it before the back-off sleep, so the attempt's own time is what counts)."""
+        event = InfraEvent(kind=kind, status=status, wait_s=wait_s, attempt_s=self.attempt_s(), message=message)
+        self.infrastructure.append(event)
 
     def seal(self) -> CallRecord:
         return CallRecord(
             trial_id=self.trial_id,
             sequence=self.sequence,
             started_at=self.started_at,
-            latency_s=time.perf_counter() - self.started,
+            latency_s=self.attempt_s(),
+            retry_wait_s=sum(event.wait_s for event in self.infrastructure if event.kind == "retry"),
             backend=self.backend,
             model=self.model,
             stream=self.stream,
@@ -140,6 +183,7 @@ class Recorder:
             error=self.error,
             infrastructure=list(self.infrastructure),
             content=self.content,
+            cut_off=self.cut_off,
         )
 
 
@@ -150,7 +194,7 @@ class CallLog:
         self._lock = threading.Lock()
         self._records: dict[str | None, list[CallRecord]] = {}
         self._sequences: dict[str | None, int] = {}
-        self._open: dict[str | None, int] = {}  # calls begun and not yet sealed, by trial
+        self._open: dict[str | None, dict[int, Recorder]] = {}  # calls begun and not yet sealed, by trial
         self._sealed = threading.Condition(self._lock)
         self.jsonl_path = jsonl_path
 
@@ -158,8 +202,9 @@ class CallLog:
         with self._lock:
             sequence = self._sequences.get(trial_id, 0) + 1
             self._sequences[trial_id] = sequence
-            self._open[trial_id] = self._open.get(trial_id, 0) + 1
-        return Recorder(trial_id=trial_id, sequence=sequence, backend=backend)
+            recorder = Recorder(trial_id=trial_id, sequence=sequence, backend=backend)
+            self._open.setdefault(trial_id, {})[sequence] = recorder
+        return recorder
 
     def finish(self, recorder: Recorder) -> CallRecord | None:
         """Seal and store the call; a recorder is stored once however many times this is called."""
@@ -167,8 +212,7 @@ class CallLog:
             if recorder.sealed:
                 return None
             recorder.sealed = True
-            if self._open.get(recorder.trial_id, 0) > 0:
-                self._open[recorder.trial_id] -= 1
+            self._open.get(recorder.trial_id, {}).pop(recorder.sequence, None)
             self._sealed.notify_all()
             record = recorder.seal()
             self._records.setdefault(record.trial_id, []).append(record)
@@ -184,12 +228,20 @@ class CallLog:
 
     def pending(self, trial_id: str | None) -> int:
         with self._lock:
-            return self._open.get(trial_id, 0)
+            return len(self._open.get(trial_id, {}))
 
     def wait_sealed(self, trial_id: str | None, timeout_s: float) -> bool:
         """Block until none of the trial's calls is open, or the timeout; False on timeout."""
         with self._sealed:
-            return self._sealed.wait_for(lambda: not self._open.get(trial_id, 0), timeout_s)
+            return self._sealed.wait_for(lambda: not self._open.get(trial_id), timeout_s)
+
+    def cut_open(self, trial_id: str | None) -> None:
+        """Record the trial's calls still open as cut off by the trial's end, as they stand."""
+        with self._lock:
+            still_open = list(self._open.get(trial_id, {}).values())
+        for recorder in still_open:
+            recorder.trial_ended()
+            self.finish(recorder)
 
     def forget(self, trial_id: str | None) -> None:
         with self._lock:

@@ -10,7 +10,7 @@ from typing import Any
 from benchmark.gateway import CallRecord
 from benchmark.profiles import ModelProfile
 from benchmark.records import ModelCall, ToolCall, TrialRecord, TurnOutcome, WorkerInfo
-from benchmark.runner.model_gateway import infra_message, model_calls
+from benchmark.runner.model_gateway import answering_at_end, cut_off_message, infra_message, model_calls
 from benchmark.runner.plan import PlannedTrial
 from benchmark.runner.protocol import TrialReport
 from benchmark.scoring.aggregate import combine_sources
@@ -51,6 +51,25 @@ def busy_seconds(calls: Sequence[ModelCall]) -> float:
     return total
 
 
+def cut_short_verdict(
+    why: str, calls: Sequence[CallRecord], usage_rows: Sequence[dict[str, Any]], timed_out: bool
+) -> tuple[str | None, str | None]:
+    """(build failure, infrastructure error) of a trial whose worker gave no report (``why``: timed out or
+    crashed): exactly one of them is set.
+
+    Infrastructure errors are only what the harness or the upstream did wrong. A trial cut short while the
+    model was answering (typically a build that never caps its output) is the build's failure, recorded with
+    the partial call; so is a build that hung or died with nothing in flight. A timeout while the MCP server
+    was still running one of the trial's tool calls is the server's, so the infrastructure's."""
+    answering = answering_at_end(calls)
+    if answering is not None:
+        return f"{why}: {cut_off_message(answering)}", None
+    running = next((row for row in usage_rows if row.get("outcome") == "running"), None)
+    if timed_out and running is not None:
+        return None, f"{why}: the MCP server was still running the tool call {running.get('tool')}"
+    return f"{why}, with no model or tool call in flight", None
+
+
 def trial_record(
     planned: PlannedTrial,
     *,
@@ -61,18 +80,25 @@ def trial_record(
     profile: ModelProfile,
     worker: WorkerInfo | None,
     infra_error: str | None = None,
+    cut_short: str | None = None,
+    timed_out: bool = False,
 ) -> TrialRecord:
-    """The scored record; ``report`` is None when the worker crashed or timed out (``infra_error`` says so)."""
+    """The scored record. ``report`` is None when the worker crashed or timed out (``cut_short`` says how;
+    :func:`cut_short_verdict` decides whose failure it was) or never ran the trial (``infra_error``)."""
     turns = report.turns if report is not None else []
     model = model_calls(calls, [t.started_at for t in turns])
     tools = tool_calls(usage_rows, turns)
+    cut_failure = None
+    if cut_short is not None and infra_error is None:
+        cut_failure, infra_error = cut_short_verdict(cut_short, calls, usage_rows, timed_out)
     infra_error = infra_error or infra_message(calls)
     tokens_in = sum(c.input_tokens for c in model)
     tokens_out = sum(c.output_tokens for c in model)
     model_time = busy_seconds(model)
+    retry_wait = sum(c.retry_wait_s for c in model)  # the gateway's back-off: neither model nor framework time
     tool_time = sum((c.latency_ms or 0.0) for c in tools) / 1000
     wall = report.wall_s if report is not None else time.time() - started_at
-    build_error = None
+    build_error = cut_failure
     if report is not None:
         errors = [report.start_error and f"start: {report.start_error}"]
         errors += [f"turn {t.index + 1}: {t.error}" for t in turns if t.error]
@@ -81,6 +107,8 @@ def trial_record(
     score = None
     if report is not None:
         score = score_trial(planned.task, turns, tools, report.start_error)
+    elif cut_failure is not None:
+        score = score_trial(planned.task, [], tools).model_copy(update={"reason": cut_failure})
     return TrialRecord(
         trial_id=planned.trial_id,
         framework=planned.framework,
@@ -101,7 +129,7 @@ def trial_record(
         tokens_source=combine_sources(c.tokens_source for c in model),
         model_time_s=round(model_time, 6),
         tool_time_s=round(tool_time, 6),
-        overhead_s=round(wall - model_time - tool_time, 6),
+        overhead_s=round(wall - model_time - tool_time - retry_wait, 6),
         cost_usd=profile.cost(tokens_in, tokens_out),
         worker=worker if worker is None else worker.model_copy(update={"peak_rss_mb": _peak(worker, report)}),
     )

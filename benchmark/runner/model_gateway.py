@@ -1,5 +1,6 @@
-"""The runner's one link to the model gateway (:mod:`benchmark.gateway`): start it for a profile, register
-trials, hand builds their endpoint, and turn the gateway's call records into the trial's model calls.
+"""The runner's one link to the model gateway (:mod:`benchmark.gateway`): check a profile's endpoint, start
+the gateway for it, register trials, hand builds their endpoint, end trials, and turn the gateway's call
+records into the trial's model calls.
 
 The gateway is served from a thread of the runner's own process, so its records are read in memory.
 """
@@ -12,13 +13,27 @@ from collections.abc import Sequence
 from types import TracebackType
 
 from benchmark.contract import ModelEndpoint
-from benchmark.gateway import CallRecord, Gateway, GatewayServer, ScriptedBackend, UpstreamBackend
+from benchmark.gateway import CallRecord, Gateway, GatewayServer, ScriptedBackend, UpstreamBackend, check_upstream
 from benchmark.gateway.backend import Backend
 from benchmark.profiles import ModelProfile
 from benchmark.records import ModelCall
 from benchmark.tasks.models import Task
 
 SETTLE_MAX_S = 2.0
+
+
+def check_endpoint(profile: ModelProfile) -> str | None:
+    """What stops the profile's model from being used, in one line naming its URL, or None when it answers.
+
+    One cheap request (``GET {base_url}/models`` with the key, 5 s, no retries; see
+    :func:`benchmark.gateway.upstream.check_upstream` for how a 404 is told apart from a wrong base URL). The
+    scripted model is always there. Blocks for up to a few seconds: from async code, run it in a thread.
+    Raises ProfileError when the profile needs a key that is not set.
+    """
+    if profile.backend == "scripted":
+        return None
+    assert profile.base_url is not None  # the profile model requires it for upstream
+    return check_upstream(profile.base_url, profile.api_key())
 
 
 class ModelGateway:
@@ -63,19 +78,50 @@ class ModelGateway:
     def forget(self, trial_id: str) -> None:
         self.gateway.forget_trial(trial_id)
 
-    async def collect(self, trial_id: str) -> list[CallRecord]:
-        """The trial's records once none is still open.
+    async def end_trial(self, trial_id: str, *, grace_s: float = SETTLE_MAX_S) -> list[CallRecord]:
+        """End the trial at the gateway and return all its records, in order.
 
-        Called after the build's conversation ended, so every call it made has reached the gateway; one may
-        still be open for a moment (a stream's record is sealed just after its last byte, an abandoned
-        stream when the relay notices)."""
-        await asyncio.to_thread(self.gateway.wait_sealed, trial_id, SETTLE_MAX_S)
-        return self.gateway.calls(trial_id)
+        Call it once the build's conversation is over (the worker answered, timed out or crashed), before
+        the next trial on the worker starts. A call may still be open for a moment (a stream's record is
+        sealed just after its last byte): up to ``grace_s`` is given to finish. After that, every call still
+        open is cancelled upstream (its connection closed, so the model server stops generating and the
+        next trial does not queue behind it) and recorded as partial: ``cut_off == "trial_end"``, status 499,
+        the content and tokens received so far, the latency so far. After a timeout or a crash nothing more
+        will finish, so ``grace_s=0``."""
+        return await asyncio.to_thread(self.gateway.end_trial, trial_id, grace_s)
 
 
 def is_infra_failure(record: CallRecord) -> bool:
-    """The gateway or the upstream failed (after retries) or refused the harness's key: not the framework's doing."""
+    """The gateway or the upstream failed (after retries) or refused the harness's key: not the framework's doing.
+
+    A model still answering when the gateway's upstream timeout or the trial's end came is not: the upstream
+    had taken the request and was generating (typically a build that never caps its output)."""
+    if record.cut_off in ("upstream_timeout", "trial_end"):
+        return False
     return record.infrastructure_error or record.status >= 500 or record.status in (401, 403)
+
+
+def answering_at_end(records: Sequence[CallRecord]) -> CallRecord | None:
+    """The call the model was still answering when the trial was cut short (timed out, worker crashed), or None.
+
+    That is a call still open when the runner ended the trial (``cut_off == "trial_end"``), or else a last
+    call whose stream its client left midway (``"client_closed"``): a killed worker's streams close with it,
+    before the runner gets to end the trial. Ask it about a trial that was cut short: in one that finished,
+    a last stream left midway is the framework's own doing."""
+    cut = next((record for record in records if record.cut_off == "trial_end"), None)
+    if cut is not None or not records:
+        return cut
+    last = max(records, key=lambda record: record.sequence)
+    return last if last.cut_off == "client_closed" else None
+
+
+def cut_off_message(record: CallRecord) -> str:
+    """One line for a trial that ended inside a model call: which call, how long, how much had arrived."""
+    received = f"{record.output_tokens} output tokens so far" if record.tokens_source != "none" else "no reply yet"
+    return (
+        f"the trial ended while the model was answering call {record.sequence} "
+        f"({record.latency_s:.1f} s into it, {received})"
+    )
 
 
 def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> list[ModelCall]:
@@ -89,6 +135,7 @@ def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> 
                 turn=turn,
                 started_at=record.started_at,
                 latency_s=round(record.latency_s, 6),
+                retry_wait_s=round(record.retry_wait_s, 6),
                 input_tokens=record.input_tokens,
                 output_tokens=record.output_tokens,
                 tokens_source=record.tokens_source,
@@ -97,6 +144,7 @@ def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> 
                 error=record.error.message if record.error else None,
                 infra_error=is_infra_failure(record),
                 retries=sum(1 for event in record.infrastructure if event.kind == "retry"),
+                cut_off=record.cut_off,
             )
         )
     return calls

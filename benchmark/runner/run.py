@@ -37,7 +37,7 @@ from benchmark.report import ReportPaths, write_reports
 from benchmark.runner.collect import trial_record
 from benchmark.runner.environment import build_loc, machine, versions
 from benchmark.runner.mcp_process import McpServer, McpServerError
-from benchmark.runner.model_gateway import ModelGateway
+from benchmark.runner.model_gateway import SETTLE_MAX_S, ModelGateway, check_endpoint
 from benchmark.runner.plan import PlannedTrial, plan_trials
 from benchmark.runner.progress import RunProgress
 from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
@@ -114,7 +114,7 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start:
         raise RunError("--repeats and --concurrency must be at least 1 and --timeout positive")
     suite_file = suite_path(request.suite)
     suite = load_suite(suite_file)
-    request.profile.api_key()  # a hosted profile without its key fails here, before anything starts
+    await _preflight(request.profile)
     run_dir = request.out_dir or default_out_dir()
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"--out {run_dir} is a file; give a folder for the run (it is created if missing)")
@@ -159,6 +159,7 @@ async def resume_benchmark(
 ) -> RunOutcome:
     """Go on with an interrupted run: only trials without a complete result line are run."""
     info = read_run_info(run_dir)
+    await _preflight(ModelProfile.from_info(info.model))
     with _locked(run_dir):
         if on_start is not None:
             on_start(run_dir)
@@ -171,6 +172,15 @@ async def resume_benchmark(
             info = info.model_copy(update=changes)
             write_run_info(run_dir, info)
         return await _execute(run_dir, info, progress)
+
+
+async def _preflight(profile: ModelProfile) -> None:
+    """Fail before anything starts when the model cannot be used: a required key unset (ProfileError), or an
+    endpoint that does not answer one cheap request (8 builds would otherwise spend an hour retrying it)."""
+    profile.api_key()
+    problem = await asyncio.to_thread(check_endpoint, profile)
+    if problem is not None:
+        raise RunError(f"{problem}; nothing was run")
 
 
 @contextmanager
@@ -301,15 +311,18 @@ class _Session:
         )
         started_at = time.time()
         report: TrialReport | None = None
-        infra_error = None
+        cut_short = None
+        timed_out = False
         try:
             report = await worker.run(request, self.info.timeout_s)
         except WorkerTimeout:
-            infra_error = f"timeout: no result within {self.info.timeout_s:g} s (worker killed)"
+            cut_short, timed_out = f"timeout: no result within {self.info.timeout_s:g} s (worker killed)", True
         except WorkerCrashed as exc:
-            infra_error = f"the worker crashed: {exc}"
+            cut_short = f"the worker crashed: {exc}"
         try:
-            calls = await self.gateway.collect(trial_id)
+            # Ends the trial at the gateway too: calls still open are cancelled upstream (a one-slot server
+            # would otherwise make the next trial wait for them) and recorded as partial calls.
+            calls = await self.gateway.end_trial(trial_id, grace_s=0.0 if report is None else SETTLE_MAX_S)
             rows = await self.server.usage(self.key_name, trial_id)
         finally:
             self.gateway.forget(trial_id)
@@ -322,5 +335,6 @@ class _Session:
             usage_rows=rows,
             profile=self.profile,
             worker=WorkerInfo(pid=ready.pid, import_s=ready.import_s, peak_rss_mb=ready.rss_mb),
-            infra_error=infra_error,
+            cut_short=cut_short,
+            timed_out=timed_out,
         )

@@ -286,6 +286,7 @@ def test_malformed_bodies_get_400_in_openais_shape(
     assert words.casefold() in message.casefold()
     [record] = gateway.calls(trial)
     assert record.status == 400 and record.error is not None and record.error.status == 400
+    assert record.tokens_source == "none"  # nothing was answered: no count, not a count of zero
 
 
 def test_unregistered_trial_gets_404_and_plain_route_needs_a_trial(server: GatewayServer) -> None:
@@ -400,6 +401,8 @@ def test_gateway_runs_as_its_own_process(tmp_path: Path) -> None:
         assert body["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "sql_query"
         calls = httpx.get(f"{base}/admin/trials/cli-1/calls", timeout=10).json()["calls"]
         assert len(calls) == 1 and calls[0]["trial_id"] == "cli-1" and calls[0]["tool_calls"][0]["name"] == "sql_query"
+        ended = httpx.post(f"{base}/admin/trials/cli-1/end", timeout=10).json()["calls"]
+        assert ended == calls  # nothing was open: ending the trial cut nothing off
         assert httpx.delete(f"{base}/admin/trials/cli-1", timeout=10).status_code == 204
         assert httpx.post(f"{base}/t/cli-1/v1/chat/completions", json=chat(TICKETS), timeout=10).status_code == 404
     finally:

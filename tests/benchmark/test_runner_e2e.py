@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.profiles import resolve_profile
 from benchmark.records import RESULTS_FILE, read_trials
-from benchmark.runner.run import RunRequest, run_benchmark
+from benchmark.runner.run import RunError, RunRequest, run_benchmark
 from tests.benchmark.fake_upstream import Failure, FakeUpstream
 from tests.loopback import serve_in_thread
 
@@ -216,10 +218,16 @@ async def test_misbehaving_builds_fail_or_are_infrastructure_errors(tmp_path: Pa
     assert memory.score is not None and memory.score.reason is not None
     assert memory.score.reason.startswith("turn 1: missing tool call calculator")
 
+    # A build that kills its process or hangs with no model or tool call in flight failed: the harness and
+    # the upstream did nothing wrong, so it is no infrastructure error (that would drop it from the metrics).
     crashed = trials["vanilla.crashes.r1"]
-    assert crashed.status == "infra_error" and "worker exited with code 3" in (crashed.infra_error or "")
+    assert crashed.status == "completed" and not crashed.passed and crashed.infra_error is None
+    assert "worker exited with code 3" in (crashed.build_error or "")
+    assert crashed.score is not None and crashed.score.reason == crashed.build_error
     hung = trials["vanilla.hangs.r1"]
-    assert hung.status == "infra_error" and (hung.infra_error or "").startswith("timeout: no result within 3 s")
+    assert hung.status == "completed" and not hung.passed
+    assert (hung.build_error or "").startswith("timeout: no result within 3 s")
+    assert "no model or tool call in flight" in (hung.build_error or "")
     raised = trials["vanilla.raises.r1"]
     assert raised.status == "completed" and raised.build_error == "turn 1: RuntimeError: the build fell over"
     after = trials["vanilla.calculator-after-restart.r1"]
@@ -232,7 +240,7 @@ async def test_misbehaving_builds_fail_or_are_infrastructure_errors(tmp_path: Pa
 
     summary = json.loads(outcome.reports.summary.read_text(encoding="utf-8"))
     assert summary["frameworks"]["vanilla"]["success_rate"] == 0.0
-    assert summary["frameworks"]["vanilla"]["infra_errors"] == 2 and summary["frameworks"]["vanilla"]["trials"] == 3
+    assert summary["frameworks"]["vanilla"]["infra_errors"] == 0 and summary["frameworks"]["vanilla"]["trials"] == 5
     assert summary["frameworks"]["langgraph"]["trials"] == 0 and summary["frameworks"]["langgraph"]["infra_errors"] == 5
     log = (outcome.run_dir / "logs" / "vanilla.log").read_text(encoding="utf-8")
     assert "noise on stdout must not break the protocol" in log
@@ -261,12 +269,35 @@ async def test_an_upstream_endpoint_through_the_gateway(tmp_path: Path, monkeypa
     run_json = (outcome.run_dir / "run.json").read_text(encoding="utf-8")
     assert "sk-upstream-secret" not in run_json and "AFBENCH_TEST_UPSTREAM_KEY" in run_json
 
+    # A key the endpoint refuses is found before anything starts: one request, no trial, no run folder.
     refused = FakeUpstream(always=Failure(401))
     with serve_in_thread(refused.app) as upstream:
         profile = resolve_profile(base_url=f"{upstream}/v1", model_name="tiny-model")
         request = RunRequest(["vanilla"], suite, profile, timeout_s=60, out_dir=tmp_path / "refused")
-        [trial] = (await run_benchmark(request, progress=False)).trials
-    assert trial.status == "infra_error" and "HTTP 401" in (trial.infra_error or "")
+        with pytest.raises(RunError, match=r"refused the API key.*HTTP 401.*nothing was run"):
+            await run_benchmark(request, progress=False)
+    assert refused.requests == [] and not (tmp_path / "refused").exists()  # no chat call was made
+
+
+def test_an_unreachable_endpoint_fails_at_once_and_a_run_of_only_infrastructure_errors_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = write(tmp_path / "one.yaml", "name: one\ntasks:" + CALCULATOR_TASK)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]  # nothing listens here once the socket closes
+    unreachable = ["run", "--model-base-url", f"http://127.0.0.1:{port}/v1", "--model-name", "m", "--suite", str(suite)]
+    started = time.monotonic()
+    assert main([*unreachable, "--out", str(tmp_path / "never"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert f"127.0.0.1:{port}/v1" in err and "nothing was run" in err and not (tmp_path / "never").exists()
+    assert time.monotonic() - started < 60  # not a retry loop per trial (issue: about an hour for core)
+    # The endpoint answers the check, then refuses every call: each trial is an infrastructure error.
+    flaky = FakeUpstream(failures=deque(Failure(401) for _ in range(50)))
+    with serve_in_thread(flaky.app) as upstream:
+        base = ["run", "--model-base-url", f"{upstream}/v1", "--model-name", "m", "--suite", str(suite)]
+        assert main([*base, "--out", str(tmp_path / "infra"), "--no-progress"]) == 1
+    assert "every trial was an infrastructure error" in capsys.readouterr().err
 
 
 def test_a_killed_run_resumes_without_losing_or_repeating_trials(tmp_path: Path) -> None:
@@ -303,3 +334,28 @@ def test_a_killed_run_resumes_without_losing_or_repeating_trials(tmp_path: Path)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     assert summary["frameworks"]["vanilla"]["trials"] == 9
     assert summary["frameworks"]["vanilla"]["pass_k"] == {"k": 3, "value": 1.0, "tasks": 3}
+
+
+async def test_a_trial_cut_off_while_the_model_answers_is_the_builds_failure_and_the_next_does_not_queue(
+    tmp_path: Path,
+) -> None:
+    """A one-slot local server (like llama.cpp on a CPU) whose first answer never ends: the trial times out,
+    which is the build's failure (it let the model generate), recorded with the partial call; the runner ends
+    the trial at the gateway, so the next trial's calls are served at once instead of queueing behind it."""
+    suite = write(
+        tmp_path / "two.yaml",
+        "name: two\ntasks:" + CALCULATOR_TASK + CALCULATOR_TASK.replace("calculator-percent", "calculator-again"),
+    )
+    fake = FakeUpstream(tool_call=("transfer_to_operational_agent", {}), slots=1)
+    fake.hold_next(1)
+    with serve_in_thread(fake.app) as upstream:
+        profile = resolve_profile(base_url=f"{upstream}/v1", model_name="tiny-model")
+        request = RunRequest(["vanilla"], suite, profile, timeout_s=8, out_dir=tmp_path / "run")
+        outcome = await run_benchmark(request, progress=False)
+    first, second = sorted(outcome.trials, key=lambda t: t.started_at)
+    assert first.status == "completed" and not first.passed and first.infra_error is None
+    assert "while the model was answering call 1" in (first.build_error or "")
+    [partial] = first.model_calls
+    assert partial.cut_off == "trial_end" and partial.latency_s > 0 and not partial.infra_error
+    assert second.status == "completed" and second.model_calls  # it ran: nothing held its calls back
+    assert fake.log.index("gone 1") < fake.log.index("start 2")  # the held call was hung up on first
