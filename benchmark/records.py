@@ -52,6 +52,11 @@ class ModelCall(_Record):
     output_tokens: int
     tokens_source: Literal["counted", "upstream", "none"] = Field(description="none: a failed call, nothing counted.")
     tool_calls: list[str] = Field(default_factory=list, description="Names of the tools the model asked for.")
+    tool_arguments: list[Any] = Field(
+        default_factory=list,
+        description="The arguments of each of those calls, as the model wrote them (decoded JSON, else the raw"
+        " text): what was asked, whether or not it reached the MCP server.",
+    )
     status: int
     error: str | None = None
     infra_error: bool = False

@@ -71,8 +71,8 @@ class CallLine:
 
 
 def calls_sent(failure: dict[str, Any]) -> list[CallLine]:
-    """The lines under a failure: the tool calls the MCP server logged (with their arguments), and the tools
-    the model asked for (names only: the gateway records no arguments)."""
+    """The lines under a failure: the tool calls the MCP server logged, and the calls the model asked for (as
+    the gateway saw them, reaching the server or not), each with its arguments."""
     calls = failure.get("tool_calls") or []
     more = f"and {len(calls) - CALLS_SHOWN} more" if len(calls) > CALLS_SHOWN else ""
     lines = [
@@ -87,11 +87,19 @@ def calls_sent(failure: dict[str, Any]) -> list[CallLine]:
         lines.append(
             CallLine(
                 "model asked for",
-                [", ".join(asked[: CALLS_SHOWN * 2])],
-                "and more" if len(asked) > CALLS_SHOWN * 2 else "",
+                [_asked_text(a) for a in asked[:CALLS_SHOWN]],
+                f"and {len(asked) - CALLS_SHOWN} more" if len(asked) > CALLS_SHOWN else "",
             )
         )
     return lines
+
+
+def _asked_text(asked: Any) -> str:
+    if isinstance(asked, str):  # a summary written before the arguments were recorded
+        return asked
+    if asked.get("arguments") is None:  # recorded before the gateway kept arguments
+        return f"turn {asked['turn']} {asked['tool']}"
+    return call_text({"turn": asked["turn"], "tool": asked["tool"], "arguments": asked["arguments"], "outcome": "ok"})
 
 
 def versions_line(versions: dict[str, Any]) -> str:

@@ -33,7 +33,13 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
                 | ({"error_code": c.error_code} if c.error_code else {})
                 for c in t.tool_calls
             ],
-            "model_tool_calls": [name for call in t.model_calls for name in call.tool_calls],
+            "model_tool_calls": [
+                {"turn": call.turn + 1, "tool": name, "arguments": arguments}
+                for call in t.model_calls
+                for name, arguments in zip(
+                    call.tool_calls, call.tool_arguments or [None] * len(call.tool_calls), strict=False
+                )
+            ],
         }
         for t in sorted(completed, key=lambda t: t.trial_id)
         if not t.passed

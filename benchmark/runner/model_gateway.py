@@ -140,6 +140,7 @@ def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> 
                 output_tokens=record.output_tokens,
                 tokens_source=record.tokens_source,
                 tool_calls=[call.name for call in record.tool_calls],
+                tool_arguments=[call.arguments for call in record.tool_calls],
                 status=record.status,
                 error=record.error.message if record.error else None,
                 infra_error=is_infra_failure(record),

@@ -178,7 +178,15 @@ def test_failure_lines_carry_the_arguments_sent(tmp_path: Path) -> None:
         ToolCall(turn=0, tool="calculator", arguments={"expression": "15% of 240"}, outcome="ok"),
     ]
     trials = [
-        trial("vanilla", "sql", "sql", False, tool_calls=calls, asked=["transfer_to_operational_agent", "sql_query"]),
+        trial(
+            "vanilla",
+            "sql",
+            "sql",
+            False,
+            tool_calls=calls,
+            asked=["transfer_to_operational_agent", "sql_query"],
+            asked_arguments=[{}, {"sql": "DROP TABLE invoices"}],  # what the model wrote, whatever reached the server
+        ),
         trial("langgraph", "sql", "sql", False),
     ]
     summary, markdown, html = reports(make_run(tmp_path / "run", trials, ["vanilla", "langgraph"]))
@@ -188,7 +196,8 @@ def test_failure_lines_carry_the_arguments_sent(tmp_path: Path) -> None:
     for text in (markdown, html.replace("&quot;", '"')):
         assert shown + ", limit=5) → invalid_argument" in text
         assert 'turn 1 calculator(expression="15% of 240")' in text
-        assert "model asked for: " in text and "transfer_to_operational_agent, sql_query" in text
+        assert "model asked for: " in text and "turn 1 transfer_to_operational_agent()" in text
+        assert 'turn 1 sql_query(sql="DROP TABLE invoices")' in text
         assert "tool calls sent: none reached the MCP server" in text  # langgraph's trial called nothing
     assert long_sql not in markdown and long_sql not in html
 

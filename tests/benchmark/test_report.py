@@ -37,6 +37,7 @@ def trial(framework: str, task_id: str, category: str, passed: bool, **extra: An
     reason = extra.pop("reason", None if passed else "turn 1: routed to legal_expert, expected operational_agent")
     tokens = extra.pop("tokens_in", 1000)
     asked = extra.pop("asked", [])  # tools the model asked for, on its first call
+    asked_arguments = extra.pop("asked_arguments", [])  # and what it passed them
     turn = TurnScore(
         index=0,
         route_expected="operational_agent",
@@ -58,6 +59,7 @@ def trial(framework: str, task_id: str, category: str, passed: bool, **extra: An
             output_tokens=10,
             tokens_source="counted",
             tool_calls=asked if i == 0 else [],
+            tool_arguments=asked_arguments if i == 0 else [],
             status=200,
         )
         for i in range(2)

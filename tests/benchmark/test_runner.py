@@ -324,3 +324,13 @@ def test_gateway_failures_make_an_infrastructure_error_not_a_task_failure() -> N
     assert result.build_error == "turn 1: InternalServerError: 503"
     bad_request = gateway_record(1, 101.0, status=400, error={"status": 400, "message": "bad tool_choice"})
     assert infra_message([bad_request]) is None  # the framework's own malformed request is its failure
+
+
+def test_a_model_call_keeps_what_the_model_asked_each_tool_for() -> None:
+    asked = [
+        {"id": "c1", "name": "sql_query", "arguments": {"sql": "SELECT 1"}},
+        {"id": "c2", "name": "calculator", "arguments": "{not json"},  # kept as written
+    ]
+    [call] = model_calls([gateway_record(1, 101.0, tool_calls=asked, finish_reason="tool_calls")], [100.0])
+    assert call.tool_calls == ["sql_query", "calculator"]
+    assert call.tool_arguments == [{"sql": "SELECT 1"}, "{not json"]
