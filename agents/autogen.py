@@ -27,15 +27,21 @@ How the system maps onto AutoGen:
   tools its workbench lists, so the allow-list holds. The filtered list is cached per connection: the workbench
   lists tools before every model call and every tool call, and the server's tools do not change.
 - Model client: ``OpenAIChatCompletionClient(base_url=..., model_info=...)`` (Chat Completions), one per
-  conversation, ``temperature=0``. ``model_info`` declares function calling and structured output because the
-  gateway's model name is not one AutoGen knows; its family is "unknown", so the selector prompt goes out as a
-  user message (AutoGen does that for non-OpenAI families). Runtime tracing is off: the team gets its own
-  ``SingleThreadedAgentRuntime`` with a ``NoOpTracerProvider``.
+  conversation, with the spec's ``temperature`` and ``max_tokens`` as its create arguments, so the selector,
+  the guardrail and the specialists all send them. ``model_info`` declares function calling and structured
+  output because the gateway's model name is not one AutoGen knows; its family is "unknown", so the selector
+  prompt goes out as a user message (AutoGen does that for non-OpenAI families). Runtime tracing is off: the
+  team gets its own ``SingleThreadedAgentRuntime`` with a ``NoOpTracerProvider``.
 - Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
   asks the model for an answer with ``tool_choice="none"``.
 
 Workarounds (autogen-agentchat / autogen-ext 0.7.5):
 
+- ``parallel_tool_calls``: the client's own setting goes on every request, and most of this team's carry no
+  tools (speaker selection, the guardrail's verdict, a specialist's reflection after its tools), which OpenAI
+  then rejects; AutoGen's advice is to pass it per call in ``extra_create_args``, which ``AssistantAgent`` does
+  not expose. ``ToolCallSettingsClient`` adds the spec's value to the extra create arguments of calls that
+  offer tools, in ``create`` and ``create_stream``.
 - ``McpWorkbench`` has no allow-list (see above); its HTTP timeout is raised from 30 s to the vanilla build's
   60 s for the RAG tool on a loaded machine.
 - ``SelectorGroupChat`` documents ``allow_repeated_speaker`` as ignored when a ``candidate_func`` is given, but
@@ -47,7 +53,7 @@ README row: SelectorGroupChat | speaker | team state | guard agent | McpWorkbenc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -56,7 +62,7 @@ from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, Structur
 from autogen_agentchat.teams import SelectorGroupChat
 from autogen_core import CancellationToken, SingleThreadedAgentRuntime
 from autogen_core.model_context import BufferedChatCompletionContext, UnboundedChatCompletionContext
-from autogen_core.models import LLMMessage, ModelFamily, ModelInfo, UserMessage
+from autogen_core.models import CreateResult, LLMMessage, ModelFamily, ModelInfo, UserMessage
 from autogen_core.tools import TextResultContent, ToolResult, ToolSchema
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
@@ -86,6 +92,25 @@ Thread = Sequence[BaseAgentEvent | BaseChatMessage]
 class Verdict(BaseModel):
     allowed: bool
     reason: str
+
+
+class ToolCallSettingsClient(OpenAIChatCompletionClient):
+    """``OpenAIChatCompletionClient`` sending ``parallel_tool_calls`` on calls with tools only (see the docstring)."""
+
+    def __init__(self, *, parallel_tool_calls: bool, **config: Any) -> None:
+        super().__init__(**config)
+        self.tool_create_args: dict[str, Any] = {"parallel_tool_calls": parallel_tool_calls}
+
+    def _with_tool_args(self, request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("tools"):
+            request["extra_create_args"] = {**self.tool_create_args, **request.get("extra_create_args", {})}
+        return request
+
+    async def create(self, messages: Sequence[LLMMessage], **request: Any) -> CreateResult:
+        return await super().create(messages, **self._with_tool_args(request))
+
+    def create_stream(self, messages: Sequence[LLMMessage], **request: Any) -> AsyncGenerator[str | CreateResult, None]:
+        return super().create_stream(messages, **self._with_tool_args(request))
 
 
 class AllowListWorkbench(McpWorkbench):
@@ -144,12 +169,14 @@ def _refused(thread: Thread) -> bool:
 class AutoGenConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
-        self.client = OpenAIChatCompletionClient(
+        self.client = ToolCallSettingsClient(
             model=model.model,
             base_url=model.base_url,
             api_key=model.api_key,
             model_info=MODEL_INFO,
-            temperature=0,
+            temperature=spec.generation.temperature,
+            max_tokens=spec.generation.max_output_tokens,
+            parallel_tool_calls=spec.generation.parallel_tool_calls,
             max_retries=0,
         )
         server = StreamableHttpServerParams(url=mcp.url, headers=mcp.headers, timeout=MCP_TIMEOUT_S)

@@ -36,12 +36,14 @@ How the system maps onto CrewAI:
   installed): each specialist gets ``mcps=[MCPServerHTTP(url, headers, tool_filter=create_static_tool_filter
   (allowed_tool_names=...))]``, so it only ever sees its allow-listed tools. CrewAI opens a fresh streamable
   HTTP session per tool discovery (each kickoff) and per tool call; nothing stays open between turns.
-- Model client: one ``crewai.LLM(model="openai/<model>", base_url=..., api_key=...)`` per conversation: the
-  native OpenAI provider on Chat Completions (``api="completions"``; ``custom_openai=True`` so it never falls
-  back to, or counts tokens with, the Responses API, which the gateway lacks), ``temperature=0``. The router,
-  guardrail and both agents share it. CrewAI's context defaults are kept: for a model it does not know it
-  assumes an 8k window, and a tool result over a quarter of that is replaced by a preview plus CrewAI's
-  ``read_a_deferred_tool_result`` tool (``use_better_compaction``).
+- Model client: one LLM per conversation, CrewAI's native OpenAI provider (what ``crewai.LLM(model="openai/
+  <model>", base_url=..., custom_openai=True)`` builds; here the class itself, see the workarounds) on Chat
+  Completions (``api="completions"``; ``custom_openai=True`` so it never falls back to, or counts tokens with,
+  the Responses API, which the gateway lacks). The router, guardrail and both agents share it, so every call
+  sends the spec's generation settings: ``temperature`` and ``max_tokens`` are LLM fields. CrewAI's context
+  defaults are kept: for a model it does not know it assumes an 8k window, and a tool result over a quarter
+  of that is replaced by a preview plus CrewAI's ``read_a_deferred_tool_result`` tool
+  (``use_better_compaction``).
 - Async: ``Flow.handle_turn`` is synchronous in 1.15 (``kickoff`` starts its own event loop), so ``send``
   runs it in a worker thread with ``asyncio.to_thread``; inside the Flow the specialist steps are ``async``
   and use ``Agent.kickoff_async``.
@@ -72,6 +74,11 @@ Workarounds (crewai 1.15.30, Python 3.11):
   ``~/.local/share/crewai/credentials/secret.key``, ``~/.local/share/<cwd name>/``), with no setting but
   ``HOME``/``XDG_DATA_HOME``; the worker process hosts only this build, so the build points both at a private
   folder under the temp directory first.
+- ``parallel_tool_calls``: CrewAI 1.15 has no setting for it (its executor runs however many calls a response
+  holds), and extra LLM keyword arguments (``additional_params``) go on every request, the router's and the
+  guardrail's too, which carry no tools and which OpenAI then rejects. ``ToolCallSettingsLLM`` (the native
+  provider's subclass) adds the spec's value in ``_prepare_completion_params``, the one place CrewAI builds a
+  Chat Completions request, and only when that request offers tools.
 - Cleanup: ``aclose`` has nothing to close: the MCP sessions are per call, and ``crewai.LLM`` exposes no
   close for its OpenAI clients (they go with the conversation).
 
@@ -111,11 +118,14 @@ def _keep_crewai_quiet_and_contained() -> None:
 
 _keep_crewai_quiet_and_contained()
 
-from crewai import LLM, Agent  # noqa: E402
+from crewai import Agent  # noqa: E402
 from crewai.events.utils.console_formatter import set_suppress_console_output  # noqa: E402
 from crewai.flow import ConversationConfig, ConversationState, Flow, RouterConfig, listen  # noqa: E402
+from crewai.llms.providers.openai.completion import OpenAICompletion  # noqa: E402
 from crewai.mcp import MCPServerHTTP, create_static_tool_filter  # noqa: E402
+from crewai.tools import BaseTool  # noqa: E402
 from crewai.tools.mcp_native_tool import MCPNativeTool  # noqa: E402
+from crewai.utilities.types import LLMMessage  # noqa: E402
 
 MAX_TOOL_ROUNDS = 8
 
@@ -139,6 +149,20 @@ def _run_mcp_tool(self: MCPNativeTool, **kwargs: Any) -> Any:
 MCPNativeTool._run = _run_mcp_tool  # type: ignore[method-assign]
 
 
+class ToolCallSettingsLLM(OpenAICompletion):
+    """CrewAI's native OpenAI provider, sending ``parallel_tool_calls`` on requests with tools (see the docstring)."""
+
+    parallel_tool_calls: bool
+
+    def _prepare_completion_params(
+        self, messages: list[LLMMessage], tools: list[dict[str, BaseTool]] | None = None
+    ) -> dict[str, Any]:
+        params = super()._prepare_completion_params(messages, tools)
+        if params.get("tools"):
+            params["parallel_tool_calls"] = self.parallel_tool_calls
+        return params
+
+
 class Route(BaseModel):
     """The orchestrator's decision: the one specialist who answers this turn."""
 
@@ -157,7 +181,7 @@ def _plain_mcp_url(mcp: McpEndpoint) -> str:
     return mcp.url.replace(f"/t/{mcp.trial_id}/mcp", "/mcp")
 
 
-def assistant_flow(spec: SystemSpec, llm: LLM, mcp: McpEndpoint) -> Flow[ConversationState]:
+def assistant_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) -> Flow[ConversationState]:
     """A new conversation's Flow. The class is made here: in crewai 1.15 ``ConversationConfig`` (the router's
     prompt and LLM) is class-level and a Flow's steps must be its own, while the spec and endpoints come per
     conversation."""
@@ -256,13 +280,17 @@ class CrewAIBuild(AgentBuild):
     framework = "crewai"
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        llm = LLM(
-            model=f"openai/{model.model}",
+        generation = spec.generation
+        llm = ToolCallSettingsLLM(
+            model=model.model,
+            provider="openai",
             base_url=model.base_url,
             api_key=model.api_key,
             api="completions",
             custom_openai=True,
-            temperature=0,
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+            parallel_tool_calls=generation.parallel_tool_calls,
         )
         return CrewAIConversation(assistant_flow(spec, llm, mcp))
 

@@ -27,8 +27,13 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   rather than ``get_tools()``'s new session per tool call. Each specialist's ``ToolNode`` and ``bind_tools``
   get only the tools named in its allow-list, so an invented tool name is answered with an error, never run.
 - **Model client**: ``langchain-openai``'s ``ChatOpenAI(base_url=...)`` on Chat Completions
-  (``use_responses_api=False``), temperature 0, no retries, over an ``httpx.AsyncClient`` this build owns and
-  closes (``ChatOpenAI``'s default clients are process-wide caches, not per conversation).
+  (``use_responses_api=False``), no retries, over an ``httpx.AsyncClient`` this build owns and closes
+  (``ChatOpenAI``'s default clients are process-wide caches, not per conversation).
+- **Generation settings**: the spec's ``temperature`` and output cap are ``ChatOpenAI`` fields, so every call
+  sends them (the cap as ``max_completion_tokens``: langchain-openai always renames ``max_tokens``).
+  ``parallel_tool_calls`` is a runtime parameter, not a model field, and belongs only on requests with
+  tools, so it is bound where the tools are, ``bind_tools(tools, parallel_tool_calls=...)``; the guardrail
+  and the router ask for JSON-schema output, with no tools, and send none.
 
 Tracing: each turn runs inside ``langsmith.tracing_context(enabled=False)``, which overrides the
 ``LANGSMITH_TRACING``/``LANGCHAIN_TRACING_V2`` variables, so nothing is sent to LangSmith even outside the runner.
@@ -96,9 +101,11 @@ def _route_schema(spec: SystemSpec) -> dict[str, Any]:
     }
 
 
-def _specialist(agent: AgentSpec, model: BaseChatModel, tools: list[BaseTool]) -> CompiledStateGraph[Any]:
+def _specialist(
+    agent: AgentSpec, model: BaseChatModel, tools: list[BaseTool], parallel_tool_calls: bool
+) -> CompiledStateGraph[Any]:
     """The agent's ReAct loop over its allowed MCP tools, as a subgraph."""
-    llm = model.bind_tools(tools)
+    llm = model.bind_tools(tools, parallel_tool_calls=parallel_tool_calls)
     system = SystemMessage(agent.instructions)
 
     async def call_model(state: SpecialistState) -> dict[str, list[AnyMessage]]:
@@ -141,7 +148,7 @@ def build_graph(spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool]) -
     graph.add_node("orchestrator", orchestrator)
     for agent in spec.specialists:
         allowed = [tool for tool in tools if tool.name in agent.tools]
-        graph.add_node(agent.name, _specialist(agent, model, allowed))
+        graph.add_node(agent.name, _specialist(agent, model, allowed, spec.generation.parallel_tool_calls))
         graph.add_edge(agent.name, END)
     graph.add_edge(START, "guardrail")
     graph.add_conditional_edges(
@@ -181,7 +188,8 @@ class LangGraphBuild(AgentBuild):
                 model=model.model,
                 base_url=model.base_url,
                 api_key=model.api_key,  # type: ignore[arg-type]  # a str is accepted and wrapped in SecretStr
-                temperature=0,
+                temperature=spec.generation.temperature,
+                max_completion_tokens=spec.generation.max_output_tokens,
                 max_retries=0,
                 use_responses_api=False,
                 http_async_client=http,

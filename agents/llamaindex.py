@@ -4,9 +4,9 @@
   its own and ``can_handoff_to`` the two specialists, so its only tool is the workflow's built-in
   ``handoff(to_agent, reason)``, whose description lists each agent's ``description`` (the spec's handoff
   description). ``initial_tool_choice="handoff"`` makes it route rather than answer, and with parallel tool
-  calls off it picks exactly one specialist. The handoff tool switches the workflow's current agent; the
-  specialist then sees the conversation, the handoff call and its result. Specialists have
-  ``can_handoff_to=[]``: they answer, they do not pass the turn on.
+  calls off (the spec's generation setting) it picks exactly one specialist. The handoff tool switches the
+  workflow's current agent; the specialist then sees the conversation, the handoff call and its result.
+  Specialists have ``can_handoff_to=[]``: they answer, they do not pass the turn on.
 - **Memory**: one ``llama_index.core.memory.Memory`` per conversation (its SQL chat store on an in-memory
   SQLite engine owned by the conversation), passed to every ``workflow.run(user_msg=..., memory=...)``. Each
   turn gets a fresh workflow ``Context``, so it starts at the root agent (a reused context would resume at
@@ -25,8 +25,12 @@
   which ``aclose`` closes.
 - **Model client**: ``OpenAILike(api_base=..., is_chat_model=True, is_function_calling_model=True)`` on an
   ``httpx.AsyncClient`` the conversation owns and closes; ``max_retries=0`` so every request the gateway sees
-  is one the build meant, ``temperature=0``. Agents run with ``streaming=False``: the build reads only each
-  turn's final ``AgentOutput``, not the event stream. LlamaIndex sends no telemetry; nothing to turn off.
+  is one the build meant. Agents run with ``streaming=False``: the build reads only each turn's final
+  ``AgentOutput``, not the event stream. LlamaIndex sends no telemetry; nothing to turn off.
+- **Generation settings**: the spec's ``temperature`` and cap (``max_tokens``) are ``OpenAILike`` fields, sent
+  on every call; ``parallel_tool_calls`` is each ``FunctionAgent``'s ``allow_parallel_tool_calls``, which the
+  LLM sends on requests with tools only. ``astructured_predict`` has no such knob: it always asks for one
+  call (``parallel_tool_calls: false``, a verdict is one object), which is the spec's value.
 
 Workaround: ``McpToolSpec`` 0.4.8 returns the raw ``mcp.types.CallToolResult``, and ``FunctionTool`` turns any
 object it does not know into ``str(obj)``, so the model would read a pydantic repr (``meta=None
@@ -87,7 +91,8 @@ class LlamaIndexConversation:
             api_key=model.api_key,
             is_chat_model=True,
             is_function_calling_model=True,
-            temperature=0,
+            temperature=spec.generation.temperature,
+            max_tokens=spec.generation.max_output_tokens,
             max_retries=0,
             async_http_client=self._http,
         )
@@ -114,7 +119,7 @@ class LlamaIndexConversation:
             tools=[],
             can_handoff_to=[agent.name for agent in specialists],
             initial_tool_choice="handoff",
-            allow_parallel_tool_calls=False,  # exactly one specialist per turn
+            allow_parallel_tool_calls=self.spec.generation.parallel_tool_calls,
             streaming=False,
         )
         self.workflow = AgentWorkflow(
@@ -130,6 +135,7 @@ class LlamaIndexConversation:
             llm=self.llm,
             tools=tools,
             can_handoff_to=[],
+            allow_parallel_tool_calls=self.spec.generation.parallel_tool_calls,
             streaming=False,
         )
 

@@ -18,8 +18,12 @@ How the system maps onto the SDK:
   allow-list by ``create_static_tool_filter`` and given to that specialist as ``mcp_servers``; tools are
   listed once per connection (``cache_tools_list``).
 - Model client: ``OpenAIChatCompletionsModel`` on one ``AsyncOpenAI(base_url=...)`` client (Chat
-  Completions; the gateway has no Responses API), ``temperature=0``. Tracing is off
-  (``set_tracing_disabled`` and ``RunConfig.tracing_disabled``): there is no OpenAI platform to export to.
+  Completions; the gateway has no Responses API). Tracing is off (``set_tracing_disabled`` and
+  ``RunConfig.tracing_disabled``): there is no OpenAI platform to export to.
+- Generation settings: the spec's, as the run's global ``RunConfig.model_settings`` (``temperature``,
+  ``max_tokens``, ``parallel_tool_calls``), which the SDK merges over each agent's own settings (the
+  orchestrator's ``tool_choice``) on every model call, the guardrail agent's included. The SDK sends
+  ``parallel_tool_calls`` only on requests that carry tools or handoffs, as Chat Completions requires.
 - Tool-loop bound: ``max_turns`` plus the SDK's ``max_turns`` error handler, which turns the overrun into a
   final answer instead of an exception (the vanilla build's "could not finish" answer).
 
@@ -96,7 +100,13 @@ class OpenAIAgentsConversation:
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
         self.model = OpenAIChatCompletionsModel(model=model.model, openai_client=self.client)
         self.session = SQLiteSession(f"conversation-{mcp.trial_id}")
-        self.run_config = RunConfig(tracing_disabled=True, workflow_name="afbench")
+        generation = spec.generation
+        settings = ModelSettings(
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+            parallel_tool_calls=generation.parallel_tool_calls,
+        )
+        self.run_config = RunConfig(model_settings=settings, tracing_disabled=True, workflow_name="afbench")
         self._stack = AsyncExitStack()
         self.orchestrator: Agent[None] | None = None
 
@@ -106,7 +116,6 @@ class OpenAIAgentsConversation:
             name=GUARDRAIL,
             instructions=self.spec.guardrail.instructions,
             model=self.model,
-            model_settings=ModelSettings(temperature=0),
             output_type=Verdict,
         )
 
@@ -123,7 +132,7 @@ class OpenAIAgentsConversation:
             name=ORCHESTRATOR,
             instructions=prompt_with_handoff_instructions(self.spec.orchestrator_instructions),
             model=self.model,
-            model_settings=ModelSettings(temperature=0, tool_choice="required"),
+            model_settings=ModelSettings(tool_choice="required"),
             handoffs=list(specialists),
             input_guardrails=[InputGuardrail(guardrail_function=policy, name=GUARDRAIL, run_in_parallel=False)],
         )
@@ -142,7 +151,6 @@ class OpenAIAgentsConversation:
             handoff_description=agent.handoff_description,
             instructions=agent.instructions,
             model=self.model,
-            model_settings=ModelSettings(temperature=0),
             mcp_servers=[server],
         )
 

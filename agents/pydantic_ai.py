@@ -29,7 +29,11 @@ How the system maps onto Pydantic AI:
   vanilla build, instead of a retry prompt that would spend the tool's retry budget.
 - Model client: ``OpenAIChatModel`` (Chat Completions; the gateway has no Responses API) with an
   ``OpenAIProvider`` on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with
-  ``max_retries=0`` so every request the gateway sees is one the agents made; ``temperature=0``.
+  ``max_retries=0`` so every request the gateway sees is one the agents made.
+- Generation settings: the spec's, as the model's default ``settings`` (``ModelSettings``: ``temperature``,
+  ``max_tokens``, ``parallel_tool_calls``), so every agent on that model, the guardrail included, sends them.
+  On Chat Completions ``max_tokens`` goes out as ``max_completion_tokens`` (the model profile's default), and
+  ``parallel_tool_calls`` only on requests with tools; every request here has some (output tools included).
 - Tool-loop bound: ``UsageLimits(request_limit=...)`` across the orchestrator and specialist; running out
   ends the turn with the vanilla build's "could not finish" answer instead of an exception.
 
@@ -76,7 +80,6 @@ MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
 TURN_LIMITS = UsageLimits(request_limit=1 + MAX_SPECIALIST_REQUESTS)  # the routing call, then the specialist
 MCP_TIMEOUT_S = 60
 GAVE_UP = "I could not finish this request within the allowed number of tool calls."
-SETTINGS = ModelSettings(temperature=0)
 
 
 class Verdict(BaseModel):
@@ -144,7 +147,13 @@ class PydanticAIConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
-        self.model = OpenAIChatModel(model.model, provider=OpenAIProvider(openai_client=self.client))
+        generation = spec.generation
+        settings = ModelSettings(
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+            parallel_tool_calls=generation.parallel_tool_calls,
+        )
+        self.model = OpenAIChatModel(model.model, provider=OpenAIProvider(openai_client=self.client), settings=settings)
         self.mcp = MCPToolset[None](
             mcp.url,
             headers=mcp.headers,
@@ -163,14 +172,12 @@ class PydanticAIConversation:
             name=GUARDRAIL,
             instructions=self.spec.guardrail.instructions,
             output_type=Verdict,
-            model_settings=SETTINGS,
         )
         self.orchestrator = Agent[None, Handoff](
             self.model,
             name=ORCHESTRATOR,
             instructions=self.spec.orchestrator_instructions,
             output_type=[_handoff(self._specialist(agent), agent) for agent in self.spec.specialists],
-            model_settings=SETTINGS,
             capabilities=[InputGuardrail(judge)],
         )
 
@@ -182,7 +189,6 @@ class PydanticAIConversation:
             name=agent.name,
             instructions=agent.instructions,
             toolsets=[tools],
-            model_settings=SETTINGS,
         )
 
     async def send(self, message: str) -> TurnResult:

@@ -3,7 +3,10 @@
 How the system maps onto Semantic Kernel (semantic-kernel 1.45):
 
 - **Model client**: one ``OpenAIChatCompletion`` service over an ``AsyncOpenAI`` client pointed at the gateway
-  (Chat Completions only), shared by every agent; ``temperature=0`` through each agent's ``KernelArguments``.
+  (Chat Completions only), shared by every agent.
+- **Generation settings**: the spec's, as each agent's ``OpenAIChatPromptExecutionSettings`` (``temperature``,
+  ``max_tokens``, ``parallel_tool_calls``) in its ``KernelArguments``, the guardrail's included; the
+  connector drops ``parallel_tool_calls`` from a request without tools (the guardrail's), as OpenAI requires.
 - **Routing and handoff**: ``HandoffOrchestration`` on an ``InProcessRuntime``, orchestrator first. The
   orchestration adds a ``Handoff`` plugin (``transfer_to_<agent>`` per handoff, plus ``complete_task``) to each
   member's kernel; the orchestrator's ``FunctionChoiceBehavior.Required`` is filtered to the two transfer
@@ -57,7 +60,7 @@ from semantic_kernel.filters import FilterTypes, FunctionInvocationContext
 from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction, kernel_function
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
 
 MCP_PLUGIN = "afbench"
 MAX_TOOL_ROUNDS = 8
@@ -68,8 +71,15 @@ class GuardrailVerdict(BaseModel):
     reason: str
 
 
-def _arguments(**settings: Any) -> KernelArguments:
-    return KernelArguments(settings=OpenAIChatPromptExecutionSettings(temperature=0, **settings))
+def _arguments(generation: GenerationSettings, **settings: Any) -> KernelArguments:
+    return KernelArguments(
+        settings=OpenAIChatPromptExecutionSettings(
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+            parallel_tool_calls=generation.parallel_tool_calls,
+            **settings,
+        )
+    )
 
 
 class McpTools(MCPStreamableHttpPlugin):
@@ -122,13 +132,13 @@ class SemanticKernelConversation:
 
         tools = Kernel(services=[chat])
         tools.add_plugin(self.mcp)
-        specialists = [self._specialist(agent, tools) for agent in spec.specialists]
+        specialists = [self._specialist(agent, tools, spec.generation) for agent in spec.specialists]
         orchestrator = ChatCompletionAgent(
             name=ORCHESTRATOR,
             description="Routes each request to one specialist.",
             instructions=spec.orchestrator_instructions,
             service=chat,
-            arguments=_arguments(),
+            arguments=_arguments(spec.generation),
             function_choice_behavior=FunctionChoiceBehavior.Required(
                 filters={"included_functions": [f"{HANDOFF_PLUGIN_NAME}-transfer_to_{a.name}" for a in specialists]}
             ),
@@ -141,7 +151,7 @@ class SemanticKernelConversation:
             name=GUARDRAIL,
             instructions=spec.guardrail.instructions,
             service=chat,
-            arguments=_arguments(response_format=GuardrailVerdict),
+            arguments=_arguments(spec.generation, response_format=GuardrailVerdict),
         )
         self.kernel = Kernel()
         plugin = self.kernel.add_plugin(Assistant([orchestrator, *specialists], handoffs, self.runtime), "assistant")
@@ -149,13 +159,13 @@ class SemanticKernelConversation:
         self.kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, self._input_guardrail)
 
     @staticmethod
-    def _specialist(agent: AgentSpec, tools: Kernel) -> ChatCompletionAgent:
+    def _specialist(agent: AgentSpec, tools: Kernel, generation: GenerationSettings) -> ChatCompletionAgent:
         return ChatCompletionAgent(
             name=agent.name,
             description=agent.handoff_description,
             instructions=agent.instructions,
             kernel=tools,
-            arguments=_arguments(),
+            arguments=_arguments(generation),
             function_choice_behavior=FunctionChoiceBehavior.Auto(
                 filters={"included_functions": [f"{MCP_PLUGIN}-{name}" for name in agent.tools]},
                 maximum_auto_invoke_attempts=MAX_TOOL_ROUNDS,

@@ -4,6 +4,11 @@ Per turn: (1) the guardrail, a structured-output call returning ``{"allowed", "r
 orchestrator, forced to call one ``transfer_to_<agent>`` tool; (3) the chosen specialist in a tool loop over
 its allowed MCP tools until it answers. Memory: the conversation's user turns and final answers are replayed
 to the orchestrator and the specialist on every turn.
+
+Every call goes through ``_complete``, which sends the spec's generation settings: ``temperature``,
+``max_tokens`` (not the newer ``max_completion_tokens``: it is the field every OpenAI-compatible server
+honours, where Ollama and older llama.cpp ignore the newer one and would leave the output uncapped), and
+``parallel_tool_calls`` on requests that offer tools (only those: OpenAI rejects it on a request without).
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ from typing import Any
 import httpx
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, omit
+from openai.types.chat import ChatCompletion
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
@@ -83,15 +89,28 @@ class VanillaConversation:
     def _remember(self, message: str, answer: str) -> None:
         self.history += [{"role": "user", "content": message}, {"role": "assistant", "content": answer}]
 
+    async def _complete(
+        self, messages: list[Any], tools: list[Any] | None = None, tool_choice: Any = omit, response_format: Any = omit
+    ) -> ChatCompletion:
+        generation = self.spec.generation
+        return await self.client.chat.completions.create(
+            model=self.model.model,
+            messages=messages,
+            tools=tools or omit,
+            tool_choice=tool_choice,
+            parallel_tool_calls=generation.parallel_tool_calls if tools else omit,
+            response_format=response_format,
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+        )
+
     async def _allowed(self, message: str) -> bool:
         messages: list[Any] = [
             {"role": "system", "content": self.spec.guardrail.instructions},
             {"role": "user", "content": message},
         ]
         response_format: Any = {"type": "json_schema", "json_schema": GUARDRAIL_SCHEMA}
-        response = await self.client.chat.completions.create(
-            model=self.model.model, messages=messages, response_format=response_format, temperature=0
-        )
+        response = await self._complete(messages, response_format=response_format)
         try:
             verdict = json.loads(response.choices[0].message.content or "{}")
         except json.JSONDecodeError:
@@ -105,9 +124,7 @@ class VanillaConversation:
             {"role": "user", "content": message},
         ]
         handoffs: list[Any] = [_handoff_tool(agent) for agent in self.spec.specialists]
-        response = await self.client.chat.completions.create(
-            model=self.model.model, messages=messages, tools=handoffs, tool_choice="required", temperature=0
-        )
+        response = await self._complete(messages, tools=handoffs, tool_choice="required")
         for call in response.choices[0].message.tool_calls or []:
             name = call.function.name if call.type == "function" else None
             for agent in self.spec.specialists:
@@ -124,12 +141,7 @@ class VanillaConversation:
             {"role": "user", "content": message},
         ]
         for _ in range(MAX_TOOL_ROUNDS):
-            response = await self.client.chat.completions.create(
-                model=self.model.model,
-                messages=messages,
-                tools=tools,
-                temperature=0,
-            )
+            response = await self._complete(messages, tools=tools)
             reply = response.choices[0].message
             if not reply.tool_calls:
                 return reply.content or ""

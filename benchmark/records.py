@@ -61,6 +61,11 @@ class ModelCall(_Record):
     error: str | None = None
     infra_error: bool = False
     retries: int = 0
+    tools_offered: list[str] = Field(default_factory=list, description="Names of the tools the request offered.")
+    temperature: float | None = Field(default=None, description="As the build sent it; None: not sent.")
+    max_tokens: int | None = Field(default=None, description="As the build sent it; None: not sent.")
+    max_completion_tokens: int | None = Field(default=None, description="As the build sent it; None: not sent.")
+    parallel_tool_calls: bool | None = Field(default=None, description="As the build sent it; None: not sent.")
     cut_off: Literal["trial_end", "upstream_timeout", "client_closed", "stream_broken"] | None = Field(
         default=None, description="Why the reply is incomplete (the gateway's CallRecord.cut_off); None: whole."
     )

@@ -1,7 +1,8 @@
-"""The agent system, once: agents, their instructions, tool allow-lists, routing and the guardrail policy.
+"""The agent system, once: agents, instructions, tool allow-lists, routing, guardrail and generation settings.
 
 Every framework build reads this and nothing else for behaviour, so all builds run the same system. The
-specialists' instructions are the MCP server's prompts (one text, served to IDEs and used here).
+specialists' instructions are the MCP server's prompts (one text, served to IDEs and used here). The generation
+settings are part of the system too: every build sends them, in its framework's own way, on every model call.
 """
 
 from __future__ import annotations
@@ -33,10 +34,33 @@ class GuardrailSpec:
 
 
 @dataclass(frozen=True)
+class GenerationSettings:
+    """What every model call of every build asks for, so builds differ in their framework, not their sampling.
+    The values of :func:`default_spec`, and why:
+
+    - ``temperature``: 0, so a run is as repeatable as the model allows and builds compare on the same footing.
+    - ``max_output_tokens``: a cap on each call's output (``max_tokens`` or ``max_completion_tokens`` on the
+      wire, whichever the framework sends). Without one a model that loops, or fills a JSON schema with
+      whitespace, generates until the context is full (a real local server did, about 6,000 tokens on a
+      guardrail verdict). The longest reference answer in ``tasks/`` is about 110 tokens, a verdict or a route
+      about 30, a SQL tool call a few hundred: 1,024 leaves room for a real model's longer answers and still
+      bounds what a runaway call costs. A reasoning model that thinks inside the same budget needs more.
+    - ``parallel_tool_calls``: off, sent whenever tools are offered (and only then: OpenAI rejects it on a
+      request without tools). The orchestrator must pick exactly one specialist, and the tasks' tool chains
+      are sequential (schema, then query; weather, then arithmetic), as their reference trajectories are.
+    """
+
+    temperature: float
+    max_output_tokens: int
+    parallel_tool_calls: bool
+
+
+@dataclass(frozen=True)
 class SystemSpec:
     orchestrator_instructions: str
     specialists: tuple[AgentSpec, ...]
     guardrail: GuardrailSpec
+    generation: GenerationSettings
 
     def agent(self, name: str) -> AgentSpec:
         for agent in self.specialists:
@@ -98,4 +122,5 @@ def default_spec() -> SystemSpec:
             ),
         ),
         guardrail=GuardrailSpec(instructions=GUARDRAIL_INSTRUCTIONS, refusal=REFUSAL),
+        generation=GenerationSettings(temperature=0.0, max_output_tokens=1024, parallel_tool_calls=False),
     )

@@ -30,6 +30,12 @@ class ChatRequest:
     tools: list[dict[str, Any]]
     tool_choice: str | None  # "auto"/"none"/"required", "function:<name>", or None when not given
     response_format: str | None  # "text"/"json_object"/"json_schema", or None when not given
+    # Generation settings as sent (None: not sent), recorded so that a report can show what each build asked
+    # for; the gateway passes them on unchecked, the upstream judges them.
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    parallel_tool_calls: bool | None = None
 
     @property
     def tool_names(self) -> list[str]:
@@ -170,4 +176,17 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         tools=tools,
         tool_choice=_tool_choice(body.get("tool_choice"), names),
         response_format=_response_format(body.get("response_format")),
+        temperature=_as_sent(body.get("temperature"), float),
+        max_tokens=_as_sent(body.get("max_tokens"), int),
+        max_completion_tokens=_as_sent(body.get("max_completion_tokens"), int),
+        parallel_tool_calls=parallel,
     )
+
+
+def _as_sent(value: Any, kind: type[int] | type[float]) -> Any:
+    """``value`` when it is a number of ``kind`` (an int is a float too), else None: recorded, not judged."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if kind is int and not isinstance(value, int):
+        return None
+    return value

@@ -310,3 +310,7 @@ def _describe(record: Recorder, chat: ChatRequest) -> None:
     record.tools_offered = chat.tool_names
     record.tool_choice = chat.tool_choice
     record.response_format = chat.response_format
+    record.temperature = chat.temperature
+    record.max_tokens = chat.max_tokens
+    record.max_completion_tokens = chat.max_completion_tokens
+    record.parallel_tool_calls = chat.parallel_tool_calls

@@ -73,6 +73,10 @@ class CallRecord(_Frozen):
     tools_offered: list[str]
     tool_choice: str | None
     response_format: str | None
+    temperature: float | None = Field(default=None, description="As sent; None when the request had none.")
+    max_tokens: int | None = Field(default=None, description="As sent; None when the request had none.")
+    max_completion_tokens: int | None = Field(default=None, description="As sent; None when the request had none.")
+    parallel_tool_calls: bool | None = Field(default=None, description="As sent; None when the request had none.")
     input_tokens: int
     output_tokens: int
     tokens_source: TokensSource = Field(
@@ -115,6 +119,10 @@ class Recorder:
     tools_offered: list[str] = field(default_factory=list)
     tool_choice: str | None = None
     response_format: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    max_completion_tokens: int | None = None
+    parallel_tool_calls: bool | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     tokens_source: TokensSource = "none"
@@ -174,6 +182,10 @@ class Recorder:
             tools_offered=list(self.tools_offered),
             tool_choice=self.tool_choice,
             response_format=self.response_format,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            max_completion_tokens=self.max_completion_tokens,
+            parallel_tool_calls=self.parallel_tool_calls,
             input_tokens=self.input_tokens,
             output_tokens=self.output_tokens,
             tokens_source=self.tokens_source,

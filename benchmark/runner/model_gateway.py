@@ -146,6 +146,11 @@ def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> 
                 infra_error=is_infra_failure(record),
                 retries=sum(1 for event in record.infrastructure if event.kind == "retry"),
                 cut_off=record.cut_off,
+                tools_offered=list(record.tools_offered),
+                temperature=record.temperature,
+                max_tokens=record.max_tokens,
+                max_completion_tokens=record.max_completion_tokens,
+                parallel_tool_calls=record.parallel_tool_calls,
             )
         )
     return calls

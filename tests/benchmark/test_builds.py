@@ -3,7 +3,8 @@ gateway with the scripted model, the build in its own worker process — the pat
 
 Besides passing, each build must reach tools only through the MCP server: every MCP tool call the model asked
 for shows up in the server's log for that trial (a build that ran a tool locally, or dropped a call, would
-leave the two lists different)."""
+leave the two lists different). Each build's run is made once per session (``smoke_run``); other modules check
+what it recorded too (``test_generation_settings``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import pytest
 from benchmark.plugins import available_frameworks
 from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
-from benchmark.runner.run import RunRequest, run_benchmark
+from benchmark.runner.run import RunOutcome, RunRequest, run_benchmark
 from benchmark.tasks.loader import load_suite
 from mcp_server.catalog import build_tools
 from mcp_server.config import ServerConfig
@@ -40,17 +41,28 @@ def requested_tools(trial: TrialRecord) -> Counter[str]:
     return Counter(name for name in names if name is not None)
 
 
+_SMOKE_RUNS: dict[str, RunOutcome] = {}
+
+
+async def smoke_run(framework: str, tmp_path: Path) -> RunOutcome:
+    """The build's smoke run with the scripted model, made once per test session: several test modules check
+    what it recorded, and a run of every build is the slowest thing in the suite."""
+    if framework not in _SMOKE_RUNS:
+        request = RunRequest(
+            frameworks=[framework],
+            suite="smoke",
+            profile=resolve_profile("scripted"),
+            timeout_s=120,
+            out_dir=tmp_path / "run",
+        )
+        _SMOKE_RUNS[framework] = await run_benchmark(request, progress=False)
+    return _SMOKE_RUNS[framework]
+
+
 @pytest.mark.parametrize("framework", available_frameworks())
 async def test_build_passes_smoke_with_every_tool_call_through_the_mcp_server(framework: str, tmp_path: Path) -> None:
     suite = load_suite("smoke")
-    request = RunRequest(
-        frameworks=[framework],
-        suite="smoke",
-        profile=resolve_profile("scripted"),
-        timeout_s=120,
-        out_dir=tmp_path / "run",
-    )
-    outcome = await run_benchmark(request, progress=False)
+    outcome = await smoke_run(framework, tmp_path)
     trials = {t.task_id: t for t in outcome.trials}
     assert set(trials) == {task.id for task in suite.tasks}
     failures = {
