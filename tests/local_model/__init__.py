@@ -1,0 +1,1 @@
+"""Opt-in end-to-end test against a real local model server (``make test-local-model``)."""
