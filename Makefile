@@ -8,13 +8,13 @@ TORCH_SPEC ?= torch==2.13.0
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install test lint typecheck unit data clean
+.PHONY: install envs lock outdated test lint typecheck unit data clean
 
 $(STAMP): pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e '.[all,dev]'
+	$(PY) -m pip install -q -e '.[rag,bench,dev]'
 	@# Node test tools (package.json): the MCP Inspector CLI for tests/mcp_server/test_inspector.py, and the MCP
 	@# conformance suite with the Node 22 it needs (npm package `node`) for test_conformance.py; both skip without.
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
@@ -23,32 +23,48 @@ $(STAMP): pyproject.toml package-lock.json
 
 install: $(STAMP)
 
+# One environment per build (benchmark/build_envs.py): .venvs/<framework> from envs/<framework>/requirements.lock,
+# with uv (installed into .venv). A build whose lock did not change since its last sync is left alone.
+ENV_FRAMEWORKS := $(notdir $(patsubst %/,%,$(dir $(wildcard envs/*/requirements.in))))
+envs: install
+	$(VENV)/bin/afbench envs sync
+
+# Re-resolve every build's requirements.in to the newest releases (then `make envs`); `make outdated` only reports.
+lock: install
+	$(VENV)/bin/afbench envs lock
+
+outdated: install
+	$(VENV)/bin/afbench envs outdated
+
 data: install  ## builds the sample database and the legal RAG index (idempotent)
 	$(PY) -m tools.prepare
 
 lint: install
 	$(VENV)/bin/ruff check .
 
-typecheck: install
+typecheck: envs
 	$(VENV)/bin/mypy
 	@# agents/ is a plugin folder, and a build module checked under its own name (langgraph.py) would shadow its
-	@# framework, so the builds are checked as copies named build_<framework>.py.
+	@# framework, so the builds are checked as copies named build_<framework>.py, each against the packages of its
+	@# own environment (--python-executable) and the checkout's contract (MYPYPATH).
 	@rm -rf .typecheck-agents && mkdir .typecheck-agents
 	@for f in agents/*.py; do cp "$$f" ".typecheck-agents/build_$$(basename "$$f")"; done
-	$(VENV)/bin/mypy --strict .typecheck-agents
+	@set -e; for fw in $(ENV_FRAMEWORKS); do echo "mypy --strict agents/$$fw.py in .venvs/$$fw"; \
+		MYPYPATH=. $(VENV)/bin/mypy --strict --python-executable .venvs/$$fw/bin/python \
+			--cache-dir .mypy_cache/build-$$fw .typecheck-agents/build_$$fw.py; done
 
-unit: install
+unit: envs
 	$(PY) -m pytest -q
 
 test: lint typecheck unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .typecheck-agents
+	rm -rf $(VENV) .venvs .pytest_cache .mypy_cache .ruff_cache .typecheck-agents
 
 .PHONY: run
 # The main job: every framework build on the core suite with the offline scripted model; prints the report path.
 # Extra options: make run RUN_ARGS="--repeats 3 --concurrency 2"
-run: data
+run: data envs
 	$(VENV)/bin/afbench run --frameworks all --suite core --model scripted $(RUN_ARGS)
 
 .PHONY: test-local-model

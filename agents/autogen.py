@@ -1,5 +1,6 @@
-"""The AutoGen build (``autogen-agentchat`` / ``autogen-ext`` 0.7.5): a ``SelectorGroupChat`` of a guardrail and two
-specialists, the orchestrator being the team's speaker selector.
+"""The AutoGen build (``autogen-agentchat`` / ``autogen-ext`` 0.7.5, the newest release; AutoGen is in maintenance
+mode): a ``SelectorGroupChat`` of a guardrail and two specialists, the orchestrator being the team's speaker
+selector.
 
 How the system maps onto AutoGen:
 
@@ -14,17 +15,20 @@ How the system maps onto AutoGen:
   new user message to a guardrail ``AssistantAgent`` with ``output_content_type=Verdict`` (structured output,
   a ``response_format`` JSON schema) and a one-message ``BufferedChatCompletionContext``, so it judges only the
   latest request. A ``FunctionalTermination`` ends the run on a refusing verdict, so no specialist and no tool
-  runs; the spec's refusal is the answer. AgentChat 0.7 has no guardrail primitive: this is its pattern.
+  runs; the spec's refusal is the answer. AgentChat 0.7 has no guardrail primitive: this is its pattern. The
+  verdict's ``StructuredMessage[Verdict]`` goes in the team's ``custom_message_types``, as AutoGen's docs do
+  for structured messages in a team: the team registers only the bare ``StructuredMessage`` an
+  ``AssistantAgent`` declares, and without it the verdict fails with "Message type
+  StructuredMessage[Verdict] is not registered" (still so in 0.7.5; microsoft/autogen#6795, open).
 - Termination: ``SourceMatchTermination`` on the specialists (one answer per user turn) or the refusal.
 - Memory: the team itself. ``team.run(task=...)`` is called once per user turn and the team is never reset,
   so the selector's and the specialists' model contexts keep the earlier turns (user messages,
   answers, tool calls, refusals), and a follow-up is routed and answered in their light. The specialists'
   ``SpecialistContext`` leaves the guardrail's approvals out: they say nothing, and left in, an approval and not
   the request would be the last user message a specialist reads.
-- MCP adapter: ``McpWorkbench(StreamableHttpServerParams(url, headers))``, one per specialist. 0.7.5's
-  ``McpWorkbench`` has no tool filter (only ``tool_overrides``, which rename), so ``AllowListWorkbench`` (a
-  subclass) lists only the specialist's allow-list and refuses any other name; ``AssistantAgent`` only calls
-  tools its workbench lists, so the allow-list holds. The filtered list is cached per connection: the workbench
+- MCP adapter: ``McpWorkbench(StreamableHttpServerParams(url, headers))``, one per specialist, narrowed to the
+  specialist's allow-list by ``AllowListWorkbench`` (see the workarounds); ``AssistantAgent`` only calls tools
+  its workbench lists, so the allow-list holds. The filtered list is cached per connection: the workbench
   lists tools before every model call and every tool call, and the server's tools do not change.
 - Model client: ``OpenAIChatCompletionClient(base_url=..., model_info=...)`` (Chat Completions), one per
   conversation, with the spec's ``temperature`` and ``max_tokens`` as its create arguments, so the selector,
@@ -35,18 +39,30 @@ How the system maps onto AutoGen:
 - Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
   asks the model for an answer with ``tool_choice="none"``.
 
-Workarounds (autogen-agentchat / autogen-ext 0.7.5):
+Workarounds (autogen-agentchat / autogen-ext 0.7.5, each re-checked against that release):
 
-- ``parallel_tool_calls``: the client's own setting goes on every request, and most of this team's carry no
-  tools (speaker selection, the guardrail's verdict, a specialist's reflection after its tools), which OpenAI
-  then rejects; AutoGen's advice is to pass it per call in ``extra_create_args``, which ``AssistantAgent`` does
-  not expose. ``ToolCallSettingsClient`` adds the spec's value to the extra create arguments of calls that
-  offer tools, in ``create`` and ``create_stream``.
-- ``McpWorkbench`` has no allow-list (see above); its HTTP timeout is raised from 30 s to the vanilla build's
-  60 s for the RAG tool on a loaded machine.
+- ``mcp<2`` in ``envs/autogen/requirements.in``: autogen-ext declares ``mcp>=1.11.0`` with no upper bound, so
+  a fresh lock resolves mcp 2.x, on which ``autogen_ext.tools.mcp`` fails to import (``cannot import name
+  'RequestContext' from 'mcp.shared.context'``): microsoft/autogen#8014, open (fixes #8020/#8021 unmerged).
+- ``parallel_tool_calls``: the client's own setting (added for microsoft/autogen#6825) goes on every request,
+  and most of this team's carry no tools (speaker selection, the guardrail's verdict, a specialist's
+  reflection after its tools), which OpenAI then rejects; AutoGen's advice is to pass it per call in
+  ``extra_create_args``, which ``AssistantAgent`` does not expose. ``ToolCallSettingsClient`` adds the spec's
+  value to the extra create arguments of calls that offer tools, in ``create`` and ``create_stream``. The
+  tool-less reflection call is microsoft/autogen#6328 (open).
+- ``McpWorkbench`` has no tool filter (only ``tool_overrides``, which rename), so ``AllowListWorkbench`` (a
+  subclass) lists only the specialist's allow-list and refuses any other name; no upstream issue found. Its
+  HTTP timeout is raised from 30 s to the vanilla build's 60 s for the RAG tool on a loaded machine.
 - ``SelectorGroupChat`` documents ``allow_repeated_speaker`` as ignored when a ``candidate_func`` is given, but
   its selection retry loop still rejects the previous speaker unless it is True; a follow-up for the same
-  specialist then costs three rejected selections and a fallback. Hence ``allow_repeated_speaker=True``.
+  specialist then costs three rejected selections and a fallback. Hence ``allow_repeated_speaker=True``. No
+  issue for this case found; the same loop's fallback is microsoft/autogen#7471 (open).
+
+Known and left alone: the guardrail's structured call logs a pydantic "PydanticSerializationUnexpectedValue
+... field_name='parsed'" warning in the worker's log. openai's ``chat.completions.parse`` builds a
+``ParsedChatCompletion[~ResponseFormatT]`` and AutoGen's ``LLMCallEvent`` log line ``model_dump()``s it; the
+verdict itself is parsed correctly (still so with openai 3.57 and pydantic 2.14; cf. openai/openai-python#2872,
+the same warning on ``responses.parse``).
 
 README row: SelectorGroupChat | speaker | team state | guard agent | McpWorkbench subclass | OpenAIChatCompletionClient
 """

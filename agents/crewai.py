@@ -25,7 +25,8 @@ How the system maps onto CrewAI:
   ``build_agent_context`` both carry that history, so "And in Paris?" reaches the router and the specialist
   with the London turn. CrewAI's ``Memory`` (LLM-extracted facts in a LanceDB vector store, embedded with
   OpenAI by default) is long-term recall, not chat history; the Flow's automatic one is switched off
-  (``_skip_auto_memory``, as CrewAI's own internal flows do) so no embedder or vector store is touched.
+  (``_skip_auto_memory``, as CrewAI's own internal flows do: 1.15.30 still creates a ``Memory`` for any Flow
+  whose ``memory`` is ``None`` and has no public switch) so no embedder or vector store is touched.
 - Guardrail: CrewAI's guardrails (``Task``/``Agent`` ``guardrail=``, ``LLMGuardrail``) validate *outputs*;
   the documented place for an input gate in a conversational Flow is ``route_turn`` ("permission gates before
   the LLM decision"). It makes a structured ``LLM.call`` (``response_model=Verdict``: ``allowed``, ``reason``)
@@ -39,8 +40,10 @@ How the system maps onto CrewAI:
 - Model client: one LLM per conversation, CrewAI's native OpenAI provider (what ``crewai.LLM(model="openai/
   <model>", base_url=..., custom_openai=True)`` builds; here the class itself, see the workarounds) on Chat
   Completions (``api="completions"``; ``custom_openai=True`` so it never falls back to, or counts tokens with,
-  the Responses API, which the gateway lacks). The router, guardrail and both agents share it, so every call
-  sends the spec's generation settings: ``temperature`` and ``max_tokens`` are LLM fields. CrewAI's context
+  the Responses API, which the gateway lacks) and ``max_retries=0`` (CrewAI keeps the OpenAI SDK's 2), like
+  every other build, so each request the gateway sees is one the system made. The router, guardrail and both
+  agents share it, so every call sends the spec's generation settings: ``temperature`` and ``max_tokens`` are
+  LLM fields. CrewAI's context
   defaults are kept: for a model it does not know it assumes an 8k window, and a tool result over a quarter
   of that is replaced by a preview plus CrewAI's ``read_a_deferred_tool_result`` tool
   (``use_better_compaction``).
@@ -56,29 +59,35 @@ Workarounds (crewai 1.15.30, Python 3.11):
 - Tool names: CrewAI names each MCP tool ``<server name from the URL>_<tool>`` and cuts names over 64
   characters to a hash (``MCPNativeTool``, ``sanitize_tool_name``); the trial-tagged path ``/t/<trial>/mcp``
   makes nearly every name too long, losing the tool's own name. The build connects to the server's plain
-  ``/mcp`` and sends the trial in the ``X-Trial-Id`` header (``McpEndpoint.headers``) instead.
+  ``/mcp`` and sends the trial in the ``X-Trial-Id`` header (``McpEndpoint.headers``) instead. Unchanged in
+  1.15.30 (``MCPToolResolver._extract_server_name``); no upstream issue.
 - Every MCP tool call failed after the server had run it ("Error during MCP client disconnect: no running
   event loop"). ``HTTPTransport.connect`` enters the SDK's streamable HTTP context under ``asyncio.wait_for``,
   which on 3.11 is another task, so closing it raises anyio's "exit cancel scope in a different task"; CrewAI
   means to ignore that as teardown noise, but ``MCPNativeTool._run`` starts ``asyncio.run`` inside ``except
   RuntimeError`` (its no-loop probe), so the probe's error is chained to the noise and reported as the real
   failure. The build replaces ``MCPNativeTool._run`` with the same call made after the ``except`` block
-  (related upstream attempt: crewAIInc/crewAI#4634). Agent steps run tools in threads without a loop, so every
-  call took the broken branch.
+  (upstream: the per-call ``asyncio.run`` is what crewAIInc/crewAI#4634 and #4794, both closed unmerged, meant
+  to replace with one background loop; no issue names the chained probe error). Agent steps run tools in
+  threads without a loop, so every call takes the broken branch; still so in 1.15.30, whose
+  ``find_transport_failure`` skips teardown noise but not the probe's "no running event loop" it reaches
+  through ``__context__``.
 - Quiet and contained: before crewai is imported the build sets the telemetry and tracing opt-outs
   (``CREWAI_DISABLE_TELEMETRY``/``_TRACKING``, ``OTEL_SDK_DISABLED``, ``CREWAI_TRACING_ENABLED=false`` so the
   first-run tracing prompt never appears, ``CREWAI_DISABLE_VERSION_CHECK``); the Flow runs with
-  ``tracing=False`` and ``suppress_flow_events=True``, and each turn with ``set_suppress_console_output`` (the
-  global console listener prints a panel for every agent and MCP event whatever ``verbose`` says). CrewAI
-  writes at import and at every Flow creation under the home directory (``~/.config/crewai/settings.json``,
-  ``~/.local/share/crewai/credentials/secret.key``, ``~/.local/share/<cwd name>/``), with no setting but
-  ``HOME``/``XDG_DATA_HOME``; the worker process hosts only this build, so the build points both at a private
-  folder under the temp directory first.
-- ``parallel_tool_calls``: CrewAI 1.15 has no setting for it (its executor runs however many calls a response
-  holds), and extra LLM keyword arguments (``additional_params``) go on every request, the router's and the
-  guardrail's too, which carry no tools and which OpenAI then rejects. ``ToolCallSettingsLLM`` (the native
-  provider's subclass) adds the spec's value in ``_prepare_completion_params``, the one place CrewAI builds a
-  Chat Completions request, and only when that request offers tools.
+  ``tracing=False`` and ``suppress_flow_events=True``, and each turn with ``set_suppress_console_output``: the
+  global console listener prints a panel for every agent and MCP event whatever ``verbose`` says (upstream
+  crewAIInc/crewAI#927, open). CrewAI writes at import and at every Flow creation under the home directory
+  (``~/.config/crewai/settings.json``, ``~/.local/share/crewai/credentials/secret.key``,
+  ``~/.local/share/<cwd name>/``), with no setting but ``HOME``/``XDG_DATA_HOME`` (still so in 1.15.30:
+  ``crewai_core.settings``, ``crewai_core.paths``; no upstream issue); the worker process hosts only this
+  build, so the build points both at a private folder under the temp directory first.
+- ``parallel_tool_calls``: CrewAI 1.15.30 has no setting for it (its executor runs however many calls a
+  response holds; no upstream issue), and extra LLM keyword arguments (``additional_params``) go on every
+  request, the router's and the guardrail's too, which carry no tools and which OpenAI then rejects.
+  ``ToolCallSettingsLLM`` (the native provider's subclass) adds the spec's value in
+  ``_prepare_completion_params``, the one place CrewAI builds a Chat Completions request (``call`` and
+  ``acall`` both), and only when that request offers tools.
 - Cleanup: ``aclose`` has nothing to close: the MCP sessions are per call, and ``crewai.LLM`` exposes no
   close for its OpenAI clients (they go with the conversation).
 
@@ -288,6 +297,7 @@ class CrewAIBuild(AgentBuild):
             api_key=model.api_key,
             api="completions",
             custom_openai=True,
+            max_retries=0,
             temperature=generation.temperature,
             max_tokens=generation.max_output_tokens,
             parallel_tool_calls=generation.parallel_tool_calls,

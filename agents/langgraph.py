@@ -1,4 +1,4 @@
-"""The LangGraph build: a ``StateGraph`` per conversation, specialists as ReAct subgraphs, MCP tools via adapters.
+"""The LangGraph build (``langgraph`` 1.2): a ``StateGraph`` per conversation, specialists as agent subgraphs.
 
 Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
 
@@ -9,13 +9,15 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   (``ChatOpenAI.with_structured_output`` with a JSON schema whose ``agent`` enum is the spec's specialists,
   each described by its handoff description) and writes it to ``state["route"]``; a conditional edge reads it.
 - **Handoff**: each specialist is a compiled subgraph added as a node of the parent graph. It shares the
-  ``messages`` channel, so it sees the conversation and its answer lands in it. Inside, the textbook ReAct
-  loop: an ``agent`` node (``bind_tools`` with its allowed tools, the specialist's instructions as the system
-  message) and a ``ToolNode``, joined by ``tools_condition``. The loop is bounded by ``RemainingSteps`` and the
-  run's ``recursion_limit`` (as ``create_react_agent`` does), so a runaway loop ends in an answer, not an
-  exception that would leave a dangling tool call in the thread.
-  (``langgraph.prebuilt.create_react_agent`` is deprecated since LangGraph 1.0 in favour of
-  ``langchain.agents.create_agent``, which this project does not install; the loop is three lines of graph.)
+  ``messages`` channel, so it sees the conversation and its answer lands in it. The subgraph is LangChain's
+  ``create_agent`` (``langchain.agents``), the ReAct agent LangGraph 1.x recommends in place of its deprecated
+  ``langgraph.prebuilt.create_react_agent`` (still deprecated in langgraph-prebuilt 1.1): a model node with
+  the specialist's instructions as its ``system_prompt`` and only its allowed tools, and a ``ToolNode``, in a
+  loop. ``create_agent`` runs on LangGraph and adds one package (``langchain``) to this environment, nothing
+  else. The loop is bounded the way its docs recommend, by middleware: ``ModelCallLimitMiddleware`` with a
+  run limit of ``MAX_TOOL_ROUNDS`` model calls and ``exit_behavior="end"``, which ends the run with a
+  "Model call limits exceeded" answer once the last round's tools have run, so no tool call is left dangling
+  in the thread.
 - **Memory**: an ``InMemorySaver`` checkpointer and one ``thread_id`` per conversation; each turn sends only
   the new ``HumanMessage`` and the checkpointer restores the thread's earlier messages (tool calls included).
 - **Guardrail**: a ``guardrail`` node before the orchestrator, a structured ``Verdict`` (``allowed``,
@@ -24,33 +26,46 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   request through (``include_raw=True`` exposes the parsing error), as the vanilla build does.
 - **MCP adapter**: ``langchain-mcp-adapters``' ``MultiServerMCPClient`` over streamable HTTP with the trial's
   headers; one MCP session per conversation (``client.session`` + ``load_mcp_tools``), closed in ``aclose()``,
-  rather than ``get_tools()``'s new session per tool call. Each specialist's ``ToolNode`` and ``bind_tools``
-  get only the tools named in its allow-list, so an invented tool name is answered with an error, never run.
+  rather than ``get_tools()``'s new session per tool call. Each specialist's agent gets only the tools named
+  in its allow-list (its ``ToolNode`` and the tools it offers the model), so an invented tool name is answered
+  with an error, never run.
 - **Model client**: ``langchain-openai``'s ``ChatOpenAI(base_url=...)`` on Chat Completions
-  (``use_responses_api=False``), no retries, over an ``httpx.AsyncClient`` this build owns and closes
-  (``ChatOpenAI``'s default clients are process-wide caches, not per conversation).
+  (``use_responses_api=False``), no retries, with a ``timeout`` per request, over an HTTP client this build
+  owns and closes (``ChatOpenAI``'s default clients are process-wide caches, one per base URL, never closed).
+  The client is the SDK's own ``openai.DefaultAsyncHttpxClient`` (an ``httpx2`` client on openai 3.x, with the
+  SDK's connection defaults), so the build needs no HTTP library of its own. The ``timeout`` goes on
+  ``ChatOpenAI``: langchain-openai always passes its own (``None``, no limit, by default) to the SDK, which
+  overrides the HTTP client's.
 - **Generation settings**: the spec's ``temperature`` and output cap are ``ChatOpenAI`` fields, so every call
   sends them (the cap as ``max_completion_tokens``: langchain-openai always renames ``max_tokens``).
   ``parallel_tool_calls`` is a runtime parameter, not a model field, and belongs only on requests with
-  tools, so it is bound where the tools are, ``bind_tools(tools, parallel_tool_calls=...)``; the guardrail
-  and the router ask for JSON-schema output, with no tools, and send none.
+  tools: ``create_agent`` has no argument for it (langchain-ai/langchain#34010), and its maintainers' answer
+  is a middleware that sets it in the request's ``model_settings`` (langchain-ai/deepagents#115), which
+  ``create_agent`` passes to ``bind_tools`` with the tools; ``ToolCallSettings`` does that, only for requests
+  that offer tools. The guardrail and the router ask for JSON-schema output, with no tools, and send none.
+
+Workarounds: none for framework bugs. The one missing setting, ``parallel_tool_calls`` on ``create_agent``, is set
+by the middleware its maintainers recommend (above).
 
 Tracing: each turn runs inside ``langsmith.tracing_context(enabled=False)``, which overrides the
 ``LANGSMITH_TRACING``/``LANGCHAIN_TRACING_V2`` variables, so nothing is sent to LangSmith even outside the runner.
 
-README row: conditional edges | subgraph node | InMemorySaver thread | graph node | MultiServerMCPClient | ChatOpenAI
+README row: conditional edges | create_agent | InMemorySaver thread | graph node | MultiServerMCPClient | ChatOpenAI
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
+import openai
+from langchain.agents import create_agent
+from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ModelRequest, ModelResponse
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
-from langchain_core.runnables import RunnableConfig
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
@@ -58,17 +73,15 @@ from langchain_openai import ChatOpenAI
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.managed import RemainingSteps
-from langgraph.prebuilt import ToolNode, tools_condition
 from langsmith import tracing_context
 from pydantic import BaseModel, Field
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
-MAX_TOOL_ROUNDS = 8
+MAX_TOOL_ROUNDS = 8  # model calls per specialist turn, as in the vanilla build
+MODEL_TIMEOUT_S = 120
 SERVER = "kestrel"
-OUT_OF_STEPS = "I could not finish this request within the allowed number of tool calls."
 
 
 class Verdict(BaseModel):
@@ -82,8 +95,20 @@ class SystemState(MessagesState):
     route: str  # the specialist answering this turn, or GUARDRAIL when refused
 
 
-class SpecialistState(MessagesState):
-    remaining_steps: RemainingSteps
+class ToolCallSettings(AgentMiddleware):
+    """Sends ``parallel_tool_calls`` on the agent's model requests that offer tools (see the docstring)."""
+
+    def __init__(self, parallel_tool_calls: bool) -> None:
+        super().__init__()
+        self.parallel_tool_calls = parallel_tool_calls
+
+    async def awrap_model_call(
+        self, request: ModelRequest[Any], handler: Callable[[ModelRequest[Any]], Awaitable[ModelResponse[Any]]]
+    ) -> ModelResponse[Any]:
+        if request.tools:
+            settings = {**request.model_settings, "parallel_tool_calls": self.parallel_tool_calls}
+            request = request.override(model_settings=settings)
+        return await handler(request)
 
 
 def _route_schema(spec: SystemSpec) -> dict[str, Any]:
@@ -103,25 +128,13 @@ def _route_schema(spec: SystemSpec) -> dict[str, Any]:
 
 def _specialist(
     agent: AgentSpec, model: BaseChatModel, tools: list[BaseTool], parallel_tool_calls: bool
-) -> CompiledStateGraph[Any]:
-    """The agent's ReAct loop over its allowed MCP tools, as a subgraph."""
-    llm = model.bind_tools(tools, parallel_tool_calls=parallel_tool_calls)
-    system = SystemMessage(agent.instructions)
-
-    async def call_model(state: SpecialistState) -> dict[str, list[AnyMessage]]:
-        reply = await llm.ainvoke([system, *state["messages"]])
-        if isinstance(reply, AIMessage) and reply.tool_calls and state["remaining_steps"] <= 2:
-            # Another tool round would end the run at the recursion limit, mid-loop; answer instead.
-            reply = AIMessage(OUT_OF_STEPS, id=reply.id)
-        return {"messages": [reply]}
-
-    graph = StateGraph(SpecialistState)
-    graph.add_node("agent", call_model)
-    graph.add_node("tools", ToolNode(tools))
-    graph.add_edge(START, "agent")
-    graph.add_conditional_edges("agent", tools_condition)
-    graph.add_edge("tools", "agent")
-    return graph.compile(name=agent.name)
+) -> Runnable[Any, Any]:
+    """The agent's tool loop over its allowed MCP tools, as a subgraph."""
+    middleware: list[AgentMiddleware[Any, Any, Any]] = [
+        ModelCallLimitMiddleware(run_limit=MAX_TOOL_ROUNDS, exit_behavior="end"),
+        ToolCallSettings(parallel_tool_calls),
+    ]
+    return create_agent(model, tools, system_prompt=agent.instructions, middleware=middleware, name=agent.name)
 
 
 def build_graph(spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool]) -> CompiledStateGraph[Any]:
@@ -162,12 +175,7 @@ class LangGraphConversation:
     def __init__(self, graph: CompiledStateGraph[Any], stack: AsyncExitStack) -> None:
         self._graph = graph
         self._stack = stack
-        # Parent and subgraph each count their own steps against this; a specialist takes two per tool round,
-        # so it gets MAX_TOOL_ROUNDS rounds and then must answer (see the RemainingSteps check).
-        self._config: RunnableConfig = {
-            "configurable": {"thread_id": str(uuid.uuid4())},
-            "recursion_limit": 2 * MAX_TOOL_ROUNDS + 2,
-        }
+        self._config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
 
     async def send(self, message: str) -> TurnResult:
         with tracing_context(enabled=False):
@@ -183,7 +191,7 @@ class LangGraphBuild(AgentBuild):
 
     async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
         async with AsyncExitStack() as stack:
-            http = await stack.enter_async_context(httpx.AsyncClient(timeout=120))
+            http = await stack.enter_async_context(openai.DefaultAsyncHttpxClient())
             llm = ChatOpenAI(
                 model=model.model,
                 base_url=model.base_url,
@@ -191,6 +199,7 @@ class LangGraphBuild(AgentBuild):
                 temperature=spec.generation.temperature,
                 max_completion_tokens=spec.generation.max_output_tokens,
                 max_retries=0,
+                timeout=MODEL_TIMEOUT_S,
                 use_responses_api=False,
                 http_async_client=http,
             )

@@ -18,11 +18,14 @@
   stays whole. A verdict that cannot be read (no call, or one that does not validate) lets the request
   through, as the vanilla build does. A workflow step was the alternative, but it would mean overriding
   ``AgentWorkflow.init_run`` and writing its private store keys; a check in front of ``run`` uses public API.
-- **MCP adapter**: ``llama-index-tools-mcp``: one ``BasicMCPClient(url, headers=...)`` (streamable HTTP, which
-  the installed 0.4.8 picks for any http(s) URL not ending in ``/sse``; ``headers`` carry the key and the
-  trial id) and one ``McpToolSpec(client, allowed_tools=agent.tools)`` per specialist. The adapter opens an
-  MCP session per call (``BasicMCPClient._run_session``), so nothing stays open but its ``httpx`` client,
-  which ``aclose`` closes.
+- **MCP adapter**: ``llama-index-tools-mcp`` 0.6.0 on ``mcp`` 2.x: one ``BasicMCPClient(url, headers=...)``
+  (streamable HTTP, which it picks for any http(s) URL that does not name SSE; ``headers``, the key and the
+  trial id, go into the ``httpx2`` client it makes with the SDK's ``create_mcp_http_client``) and one
+  ``McpToolSpec(client, allowed_tools=agent.tools)`` per specialist. The adapter still opens an MCP session
+  per call in 0.6.0 (``BasicMCPClient._run_session``: list the tools, call one, each its own ``initialize``
+  handshake); ``mcp`` 2.x's ``ClientSession.initialize`` offers protocol 2025-11-25, the newest our ``mcp``
+  1.x server speaks, so nothing to negotiate down. Nothing stays open but the ``httpx2`` client, which
+  ``aclose`` closes.
 - **Model client**: ``OpenAILike(api_base=..., is_chat_model=True, is_function_calling_model=True)`` on an
   ``httpx.AsyncClient`` the conversation owns and closes; ``max_retries=0`` so every request the gateway sees
   is one the build meant. Agents run with ``streaming=False``: the build reads only each turn's final
@@ -32,11 +35,12 @@
   LLM sends on requests with tools only. ``astructured_predict`` has no such knob: it always asks for one
   call (``parallel_tool_calls: false``, a verdict is one object), which is the spec's value.
 
-Workaround: ``McpToolSpec`` 0.4.8 returns the raw ``mcp.types.CallToolResult``, and ``FunctionTool`` turns any
-object it does not know into ``str(obj)``, so the model would read a pydantic repr (``meta=None
-content=[TextContent(...)] structuredContent={...} isError=False``: the result twice, once as a Python dict).
-``_TextResultToolSpec`` overrides the spec's ``_create_tool_fn`` hook to hand back the result's text parts
-(the JSON the server wrote), the way the other adapters present MCP results.
+Workaround (still needed in 0.6.0; no upstream issue found): ``McpToolSpec._create_tool_fn`` returns the raw
+``mcp.types.CallToolResult``, and ``FunctionTool`` (core 0.14.25, ``_parse_tool_output``) turns any object it
+does not know into ``str(obj)``, so the model would read a pydantic repr (``meta=None
+content=[TextContent(...)] structured_content={...} is_error=False result_type='complete'``: the result twice,
+once as a Python dict). ``_TextResultToolSpec`` overrides the spec's ``_create_tool_fn`` hook to hand back the
+result's text parts (the JSON the server wrote), the way the other adapters present MCP results.
 
 README row: AgentWorkflow root agent | handoff tool | Memory | astructured_predict check | McpToolSpec | OpenAILike
 """

@@ -1,4 +1,4 @@
-"""The OpenAI Agents SDK build (``openai-agents`` 0.20): an orchestrator agent that hands off to two specialists.
+"""The OpenAI Agents SDK build (``openai-agents`` 0.24): an orchestrator agent that hands off to two specialists.
 
 How the system maps onto the SDK:
 
@@ -16,7 +16,10 @@ How the system maps onto the SDK:
   ``InputGuardrailTripwireTriggered`` exception becomes the spec's refusal, which is added to the session.
 - MCP adapter: ``MCPServerStreamableHttp`` with the trial's headers, one per specialist, each narrowed to its
   allow-list by ``create_static_tool_filter`` and given to that specialist as ``mcp_servers``; tools are
-  listed once per connection (``cache_tools_list``).
+  listed once per connection (``cache_tools_list``). On ``mcp`` 2.x the SDK puts the headers and timeouts on
+  an ``httpx2`` client and connects with ``mcp.Client(mode="auto")``: its ``server/discover`` probe is
+  refused by the project's ``mcp`` 1.x server (HTTP 400, a JSON-RPC error), so it falls back to the
+  ``initialize`` handshake.
 - Model client: ``OpenAIChatCompletionsModel`` on one ``AsyncOpenAI(base_url=...)`` client (Chat
   Completions; the gateway has no Responses API). Tracing is off (``set_tracing_disabled`` and
   ``RunConfig.tracing_disabled``): there is no OpenAI platform to export to.
@@ -28,8 +31,8 @@ How the system maps onto the SDK:
   final answer instead of an exception (the vanilla build's "could not finish" answer).
 
 Workarounds: none for SDK bugs. One default changed: the MCP client's read timeout
-(``client_session_timeout_seconds``, 5 s) is too short for the RAG tool on a loaded machine, so it is the
-vanilla build's 60 s.
+(``client_session_timeout_seconds``, still 5 s in 0.24, as is the HTTP ``timeout``) is too short for the RAG
+tool on a loaded machine, so both are 60 s.
 
 README row: LLM | handoffs | SQLiteSession | input_guardrails | MCPServerStreamableHttp | OpenAIChatCompletionsModel
 """

@@ -1,15 +1,16 @@
-"""The Pydantic AI build (``pydantic-ai-slim`` 2.31): an orchestrator agent whose outputs hand off to specialists.
+"""The Pydantic AI build (``pydantic-ai-slim`` 2.68): an orchestrator agent whose outputs hand off to specialists.
 
 How the system maps onto Pydantic AI:
 
 - Routing and handoff: the orchestrator is an ``Agent`` whose ``output_type`` is one *output function* per
   specialist (``ToolOutput(..., name="transfer_to_<agent>")``, described by the specialist's handoff
   description). With no text output allowed, the model must call one of them (``tool_choice=required``), and
-  the call ends the orchestrator's run: this is the library's documented way to hand control to another agent
-  for good ("agent delegation" via a tool would come back to the orchestrator for one more, relaying call).
-  The output function runs the chosen specialist ``Agent`` on ``ctx.messages`` minus the handoff call, so the
-  specialist answers the user's own words with the whole conversation in view, and counts its model calls
-  against the orchestrator's ``usage``; its ``output`` and transcript are the orchestrator's typed output.
+  the call ends the orchestrator's run: the docs' idiom when control should move to another agent for good
+  ("output functions or programmatic hand-off"; delegation through a tool would come back to the orchestrator
+  for one more, relaying call). The output function runs the chosen specialist ``Agent`` on ``ctx.messages``
+  minus the handoff call, so the specialist answers the user's own words with the whole conversation in view,
+  and counts its model calls against the orchestrator's ``usage``; its ``output`` and transcript are the
+  orchestrator's typed output.
 - Memory: Pydantic AI's message history. Each conversation keeps the ``list[ModelMessage]`` of the last
   specialist run (``result.all_messages()``: earlier turns, tool calls and results, answers) and passes it as
   ``message_history`` to the next orchestrator run. ``instructions`` (not ``system_prompt``) keep each agent's
@@ -20,13 +21,16 @@ How the system maps onto Pydantic AI:
   request raises ``RequestRefused`` before the orchestrator's first model request, so no agent or tool runs;
   the conversation answers with the spec's refusal and records the exchange in its history. An unreadable
   verdict (``UnexpectedModelBehavior`` after the output retries) lets the request through, as the vanilla
-  build does. Pydantic AI has no built-in input-guardrail type; this is what its hooks are for.
+  build does. See the workaround below for why this is not Pydantic AI Harness's ``InputGuardrail``.
 - MCP adapter: one ``pydantic_ai.mcp.MCPToolset`` per conversation over streamable HTTP at the trial's URL with
-  its ``headers`` (2.31 has no ``MCPServerStreamableHTTP``: ``MCPToolset``, on FastMCP's client, replaced it),
-  entered once so its session lives as long as the conversation; each specialist gets a ``.filtered(...)``
-  view holding only its allow-listed tools (filtered tools are neither offered to the model nor callable).
+  its ``headers`` (V2's one MCP client, on FastMCP's ``Client``; the V1 ``MCPServerStreamableHTTP`` was removed),
+  entered once so its session lives as long as the conversation. Each specialist gets it through the ``MCP``
+  capability (``local=`` the shared toolset, ``allowed_tools=`` its allow-list): the docs' entry point for MCP
+  servers, which filters the toolset, so other tools are neither offered to the model nor callable.
   ``tool_error_behavior="failed"``: a tool error goes back to the model as the tool's result, like the
-  vanilla build, instead of a retry prompt that would spend the tool's retry budget.
+  vanilla build, instead of a retry prompt that would spend the tool's retry budget. The client connects in
+  FastMCP's ``auto`` mode: a ``server/discover`` probe for the 2026 protocol, which our ``mcp`` 1.x server
+  answers with an error, then the ``initialize`` handshake at 2025-11-25, which it speaks.
 - Model client: ``OpenAIChatModel`` (Chat Completions; the gateway has no Responses API) with an
   ``OpenAIProvider`` on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with
   ``max_retries=0`` so every request the gateway sees is one the agents made.
@@ -37,10 +41,22 @@ How the system maps onto Pydantic AI:
 - Tool-loop bound: ``UsageLimits(request_limit=...)`` across the orchestrator and specialist; running out
   ends the turn with the vanilla build's "could not finish" answer instead of an exception.
 
+Workaround: the guardrail is this build's own capability. Core 2.68 still has no input-guardrail type; the docs
+send guardrails to Pydantic AI Harness (``pydantic-ai-harness``, the official capability library), whose
+``pydantic_ai_harness.InputGuardrail`` is the same check (it would need its hard-fail path, a guard raising
+``InputBlocked``: its graceful ``block`` answers with the refusal as the model's *text* response, which an
+orchestrator whose only outputs are handoffs rejects with a retry prompt, calling the model after all). But
+Harness releases since 0.52 pin ``pydantic-ai-slim`` exactly (0.62.0, the newest, pins 2.62.0), so the newest
+Harness would hold the framework six releases back, and the newest Harness that resolves beside slim 2.68 is
+0.36.0, from before the pins (a pairing Harness never tested). No upstream issue asks for a looser pin. Revisit
+when a Harness release matches the newest slim; ``afbench envs outdated`` will not tell, as Harness is not in
+this build's env.
+
 Tracing: Pydantic AI emits OpenTelemetry spans only for agents given the ``Instrumentation`` capability or
 after ``Agent.instrument_all()``; this build does neither (the default), and there is no logfire to export to.
+FastMCP's client uses only the OpenTelemetry API, a no-op without an SDK (none is installed).
 
-README row: output functions | ToolOutput | message_history | wrap_run hook | MCPToolset.filtered | OpenAIChatModel
+README row: output functions | ToolOutput | message_history | wrap_run capability | MCP(allowed_tools) | OpenAIChatModel
 """
 
 from __future__ import annotations
@@ -65,13 +81,12 @@ from pydantic_ai import (
     UserPromptPart,
     capture_run_messages,
 )
-from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.capabilities import MCP, AbstractCapability
 from pydantic_ai.capabilities.abstract import WrapRunHandler
 from pydantic_ai.mcp import MCPToolset
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.run import AgentRunResult
-from pydantic_ai.toolsets import AbstractToolset
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
@@ -182,13 +197,11 @@ class PydanticAIConversation:
         )
 
     def _specialist(self, agent: AgentSpec) -> Agent[None, str]:
-        allowed = frozenset(agent.tools)
-        tools: AbstractToolset[None] = self.mcp.filtered(lambda _ctx, tool: tool.name in allowed)
         return Agent[None, str](
             self.model,
             name=agent.name,
             instructions=agent.instructions,
-            toolsets=[tools],
+            capabilities=[MCP[None](local=self.mcp, allowed_tools=list(agent.tools))],
         )
 
     async def send(self, message: str) -> TurnResult:

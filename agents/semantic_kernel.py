@@ -14,7 +14,10 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   from the same task messages; with no human-response function the orchestration completes after its answer,
   and the completion names the agent that answered.
 - **Tools and allow-lists**: one ``MCPStreamableHttpPlugin`` (streamable HTTP at the trial URL, with the bearer
-  key and trial headers) added to the specialists' kernel as plugin ``afbench``. Each specialist's
+  key and trial headers) added to the specialists' kernel as plugin ``afbench``. The plugin gets its tool
+  functions from the server on ``connect()`` and ``Kernel.add_plugin`` takes the functions the object has then,
+  so ``open`` connects first and builds the kernels after (the order of SK's MCP samples, ``async with`` the
+  plugin, then ``add_plugin``). Each specialist's
   ``FunctionChoiceBehavior.Auto(filters={"included_functions": [...]})`` lists only its ``AgentSpec.tools``:
   SK advertises just those and refuses to invoke anything else (``Kernel.invoke_function_call`` checks the
   filters); the filter also keeps the orchestration's ``complete_task`` away from the specialists.
@@ -26,16 +29,23 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   message; a refusal sets the function's result to the spec's refusal without calling ``next``, so no
   orchestrator, specialist or tool runs.
 
-Workarounds:
+Workarounds (semantic-kernel 1.45.0, each re-checked against that release):
 
+- ``protobuf`` in ``envs/semantic_kernel/requirements.in``: SK's agent runtime
+  (``semantic_kernel/agents/runtime/core/serialization.py``, imported by every orchestration) imports
+  ``google.protobuf``, which semantic-kernel 1.45.0 does not declare; in an environment of its own the build
+  fails to import without it ("No module named 'google'"). No issue found.
 - The orchestration's own result is ``complete_task``'s summary ("Task is completed with summary: ..."), not
-  the specialist's words, so the answer is taken from ``agent_response_callback`` (SK 1.45 handoffs.py).
-- The MCP plugin only gets its tool functions on ``connect()``, and ``Kernel.add_plugin`` snapshots them, so
-  ``open`` connects first and builds the kernels after.
-- Every handoff actor clones its agent's kernel, and ``Kernel.clone()`` deep-copies filter callables (a bound
-  method's ``self`` included), so the guardrail filter lives on a kernel of its own, not on the agents'.
-- SK hands a tool result to the model as ``str()`` of the MCP content list (``[TextContent(...)]``-style
-  reprs), so the MCP plugin is subclassed to return the result's text parts joined, as MCP clients show them.
+  the specialist's words (1.45 ``handoffs.py``, ``_complete_task``), so the answer is taken from
+  ``agent_response_callback``. No Python issue found; the .NET orchestration's is microsoft/semantic-kernel#12718
+  (closed as stale).
+- Every handoff actor clones its agent's kernel, and ``Kernel.clone()`` still ``deepcopy``s the filter lists (a
+  bound method's ``self`` included; only plugins are copied shallowly since microsoft/semantic-kernel#13109),
+  so the guardrail filter lives on a kernel of its own, not on the agents'. No issue for filters found.
+- SK hands a tool result to the model as ``str()`` of the MCP content list (``[TextContent(inner_content=...,
+  text=...)]`` reprs: ``FunctionResultContent`` keeps the list and serialises it with ``str``), so the MCP plugin
+  is subclassed to return the result's text parts joined, as MCP clients show them. No SK issue found; the same
+  bug in Agent Framework was microsoft/agent-framework#2509 (fixed).
 
 README row: HandoffOrchestration | transfer_to_* | ChatHistory | filter | MCPStreamableHttpPlugin | OpenAIChatCompletion
 """

@@ -9,6 +9,16 @@ Every call goes through ``_complete``, which sends the spec's generation setting
 ``max_tokens`` (not the newer ``max_completion_tokens``: it is the field every OpenAI-compatible server
 honours, where Ollama and older llama.cpp ignore the newer one and would leave the output uncapped), and
 ``parallel_tool_calls`` on requests that offer tools (only those: OpenAI rejects it on a request without).
+
+MCP: one ``mcp.Client`` per conversation (the ``mcp`` 2.x high-level client, which owns its ``ClientSession``)
+over ``streamable_http_client``, given an ``httpx2.AsyncClient`` that carries the trial's headers: in ``mcp``
+2.x headers, timeouts and auth live on the HTTP client, not on the transport (``httpx2`` is the HTTP stack of
+both ``mcp`` 2.x and ``openai`` 3.x, so it is a direct requirement of this build, not a second stack). The
+client's default ``mode="auto"`` negotiates the protocol: it probes ``server/discover`` at the stateless
+2026-07-28 revision, and a server that answers with a JSON-RPC error, as the project's ``mcp`` 1.x server does
+(400, no session), gets the ``initialize`` handshake at the newest handshake revision it speaks.
+
+Workarounds: none.
 """
 
 from __future__ import annotations
@@ -17,8 +27,8 @@ import json
 from contextlib import AsyncExitStack
 from typing import Any
 
-import httpx
-from mcp import ClientSession
+import httpx2
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletion
@@ -27,6 +37,8 @@ from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpo
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
+# the timeouts of the HTTP client mcp would create itself (30 s; 300 s to read a response or an SSE stream)
+MCP_TIMEOUT = httpx2.Timeout(30, read=300)
 
 GUARDRAIL_SCHEMA: dict[str, Any] = {
     "name": "guardrail_verdict",
@@ -59,18 +71,17 @@ class VanillaConversation:
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
         self.history: list[dict[str, Any]] = []
         self._stack = AsyncExitStack()
-        self._session: ClientSession | None = None
+        self._mcp_client: Client | None = None
         self._tools: dict[str, dict[str, Any]] = {}
 
     async def start(self) -> None:
-        http = await self._stack.enter_async_context(httpx.AsyncClient(headers=self.mcp.headers, timeout=60))
-        read, write, _ = await self._stack.enter_async_context(streamable_http_client(self.mcp.url, http_client=http))
-        self._session = await self._stack.enter_async_context(ClientSession(read, write))
-        await self._session.initialize()
-        for tool in (await self._session.list_tools()).tools:
+        http = await self._stack.enter_async_context(httpx2.AsyncClient(headers=self.mcp.headers, timeout=MCP_TIMEOUT))
+        transport = streamable_http_client(self.mcp.url, http_client=http)
+        self._mcp_client = await self._stack.enter_async_context(Client(transport))
+        for tool in (await self._mcp_client.list_tools()).tools:
             self._tools[tool.name] = {
                 "type": "function",
-                "function": {"name": tool.name, "description": tool.description or "", "parameters": tool.inputSchema},
+                "function": {"name": tool.name, "description": tool.description or "", "parameters": tool.input_schema},
             }
 
     async def aclose(self) -> None:
@@ -133,7 +144,7 @@ class VanillaConversation:
         raise RuntimeError(f"the orchestrator did not hand off: {response.choices[0].message}")
 
     async def _specialist(self, agent: AgentSpec, message: str) -> str:
-        assert self._session is not None
+        assert self._mcp_client is not None, "start() first"
         tools: list[Any] = [self._tools[name] for name in agent.tools if name in self._tools]
         messages: list[Any] = [
             {"role": "system", "content": agent.instructions},
@@ -154,7 +165,7 @@ class VanillaConversation:
                     text = json.dumps({"error": {"code": "not_allowed", "message": f"{name} is not available"}})
                 else:
                     arguments = json.loads(call.function.arguments or "{}")
-                    result = await self._session.call_tool(name, arguments)
+                    result = await self._mcp_client.call_tool(name, arguments)
                     text = "\n".join(part.text for part in result.content if part.type == "text")
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return "I could not finish this request within the allowed number of tool calls."

@@ -1,6 +1,6 @@
 """``afbench``: run the benchmark (``run``), rebuild a run's reports (``report``), compare two runs
-(``compare``); every other command (``serve``, ``keys``, ``usage``, ``loadtest``) is the MCP server's CLI,
-passed through unchanged."""
+(``compare``), set up the builds' environments (``envs``); every other command (``serve``, ``keys``,
+``usage``, ``loadtest``) is the MCP server's CLI, passed through unchanged."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmark.records import RecordError
 
-BENCH_COMMANDS = ("run", "report", "compare")
+BENCH_COMMANDS = ("run", "report", "compare", "envs")
 SERVER_COMMANDS = {
     "serve": "run the MCP server",
     "keys": "manage API keys",
@@ -71,6 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=Path)
     compare.add_argument("run_b", type=Path)
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    envs = sub.add_parser("envs", help="the builds' own environments: list, sync, lock, outdated")
+    envs.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=("list", "sync", "lock", "outdated"),
+        help="list (default): each build's locked versions and setup cost; sync: create or update .venvs/ from "
+        "the locks; lock: re-resolve every requirements.in to the newest releases; outdated: name what a newer "
+        "release exists for (exit 1 if any)",
+    )
+    envs.add_argument("frameworks", nargs="*", metavar="FRAMEWORK", help="only these builds (default: all)")
+    envs.add_argument("--force", action="store_true", help="sync: reinstall even when the lock has not changed")
 
     for name, text in SERVER_COMMANDS.items():
         sub.add_parser(name, help=text + f" (see afbench {name} --help)", add_help=False)
@@ -238,6 +251,16 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _envs(args: argparse.Namespace) -> int:
+    from benchmark.env_setup import EnvSetupError, command
+
+    try:
+        return command(args.action, args.frameworks, force=args.force)
+    except EnvSetupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0] in SERVER_COMMANDS:
@@ -245,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return server_main(arguments)
     args = build_parser().parse_args(arguments)
-    handlers = {"run": _run, "report": _report, "compare": _compare}
+    handlers = {"run": _run, "report": _report, "compare": _compare, "envs": _envs}
     return handlers[args.command](args)
 
 

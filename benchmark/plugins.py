@@ -23,6 +23,9 @@ FRAMEWORKS = (
     "crewai",
     "autogen",
     "semantic_kernel",
+    "agent_framework",
+    "google_adk",
+    "strands",
 )
 
 
@@ -55,7 +58,8 @@ def load_build(framework: str) -> AgentBuild:
     except ImportError as exc:
         del sys.modules[module_name]
         raise PluginError(
-            f"the {framework} build cannot be imported ({exc}); install its extra: pip install -e '.[{framework}]'"
+            f"the {framework} build cannot be imported ({exc}): its environment lacks it; add the package to "
+            f"envs/{framework}/requirements.in, then `make lock envs`"
         ) from exc
     build = getattr(module, "BUILD", None)
     if not isinstance(build, AgentBuild):

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
@@ -36,8 +36,15 @@ class TurnOutcome(_Record):
     started_at: float = Field(description="Unix time the turn was sent.")
     ended_at: float
     wall_s: float
-    usage_upto: int = Field(description="The trial's tool calls in the server log once this turn ended.")
     error: str | None = Field(default=None, description="The exception the build raised on this turn, if any.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_usage_upto(cls, data: Any) -> Any:
+        # Runs before the runner assigned tool calls to turns by time: their workers counted the server's log.
+        if isinstance(data, dict) and "usage_upto" in data:
+            data = {k: v for k, v in data.items() if k != "usage_upto"}
+        return data
 
 
 class ModelCall(_Record):
@@ -186,6 +193,10 @@ class RunInfo(_Record):
     versions: dict[str, Any] = Field(default_factory=dict)
     machine: dict[str, Any] = Field(default_factory=dict)
     loc: dict[str, int] = Field(default_factory=dict, description="Lines of code of each build module.")
+    setup: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each build's environment as last synced: distributions, size_mb, install_s (warm cache).",
+    )
 
 
 class RecordError(ValueError):

@@ -539,6 +539,7 @@ class KeyStore:
             {
                 "id": r["id"],
                 "time": _iso(r["started_at"]),
+                "started_at": r["started_at"],  # Unix time, for callers that order calls against other events
                 "key": r["key_name"],
                 "tool": r["tool"],
                 "transport": r["transport"],

@@ -49,7 +49,8 @@ from benchmark.gateway import Gateway, GatewayServer, UpstreamBackend
 from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
 from benchmark.runner.run import RunRequest, resolve_frameworks, run_benchmark
-from benchmark.spec import OPERATIONAL, default_spec
+from benchmark.spec import OPERATIONAL
+from benchmark.system import default_spec
 from mcp_server.catalog import build_tools
 from mcp_server.config import ServerConfig
 from tests.benchmark.fake_upstream import FakeUpstream

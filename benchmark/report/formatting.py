@@ -107,11 +107,31 @@ def versions_line(versions: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in versions.items() if isinstance(v, str)) or DASH
 
 
-def framework_versions(versions: dict[str, Any], order: list[str]) -> list[tuple[str, str]]:
-    """(framework, its packages and versions) in ``order``; a package that is not installed is left out."""
-    packages = versions.get("frameworks") or {}
+SETUP_HEADER = ["Framework", "Packages", "Distributions", "Env size", "Install"]
+SETUP_NOTE = (
+    "Each build runs in its own environment (.venvs/<framework>, from envs/<framework>/requirements.lock)."
+    " Packages: what its requirements.in names, as installed. Distributions: everything installed, the whole"
+    " dependency tree. Env size: the installed files on disk. Install: uv installing the lock into an empty"
+    " virtualenv from a warm package cache (no downloads), as measured by `afbench envs sync`."
+)
+
+
+def framework_setup(run: dict[str, Any], order: list[str]) -> list[list[str]]:
+    """A row per framework in ``order``: its packages and versions (one not installed is left out), then its
+    environment's setup cost, or dashes when the run recorded none (another plugin folder, an older run)."""
+    packages = (run.get("versions") or {}).get("frameworks") or {}
+    setup = run.get("setup") or {}
     rows = []
     for name in order:
         found = [f"{p} {v}" for p, v in (packages.get(name) or {}).items() if v]
-        rows.append((name, ", ".join(found) or DASH))
+        cost = setup.get(name) or {}
+        rows.append(
+            [
+                name,
+                ", ".join(found) or DASH,
+                str(cost["distributions"]) if "distributions" in cost else DASH,
+                f"{cost['size_mb']:,.0f} MB" if "size_mb" in cost else DASH,
+                f"{cost['install_s']:.1f} s" if "install_s" in cost else DASH,
+            ]
+        )
     return rows

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmark.report.formatting import DASH, calls_sent, cell, framework_versions, money, pct, versions_line
+from benchmark.report.formatting import (
+    DASH,
+    SETUP_HEADER,
+    SETUP_NOTE,
+    calls_sent,
+    cell,
+    framework_setup,
+    money,
+    pct,
+    versions_line,
+)
 from benchmark.report.leaderboard import BEST_NOTE, leaderboard
 from benchmark.report.summary import leaderboard_order
 
@@ -42,7 +52,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         f"- Model: {model['backend']} `{model['model']}`"
         + (f" at {model['base_url']}" if model.get("base_url") else ""),
         f"- Machine: {run['machine'].get('cores', DASH)} cores, {run['machine'].get('platform', DASH)}",
-        f"- Versions: {versions_line(run.get('versions') or {})}; each build's packages under Versions below",
+        f"- Versions: {versions_line(run.get('versions') or {})}; each build's under Versions below",
     ]
     if totals["cost_usd"] is not None:
         out.append(f"- Cost: {money(totals['cost_usd'])} in all")
@@ -72,13 +82,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
         out.append(table(["Framework", *categories], cat_rows))
     else:
         out.append("No completed trials.")
-    versions = framework_versions(run.get("versions") or {}, order)
-    out += [
-        "",
-        "## Versions",
-        "",
-        table(["Framework", "Packages"], [list(v) for v in versions]) if versions else "None.",
-    ]
+    setup = framework_setup(run, order)
+    out += ["", "## Versions and setup cost", "", SETUP_NOTE, "", table(SETUP_HEADER, setup) if setup else "None."]
     out += ["", f"## Failures ({len(summary['failures'])})", ""]
     for f in summary["failures"]:
         out.append(f"- `{f['trial_id']}` ({f['category']}): {f['reason']}")

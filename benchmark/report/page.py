@@ -10,7 +10,17 @@ from html import escape
 from typing import Any
 
 from benchmark.records import TrialRecord
-from benchmark.report.formatting import DASH, calls_sent, cell, framework_versions, money, pct, versions_line
+from benchmark.report.formatting import (
+    DASH,
+    SETUP_HEADER,
+    SETUP_NOTE,
+    calls_sent,
+    cell,
+    framework_setup,
+    money,
+    pct,
+    versions_line,
+)
 from benchmark.report.leaderboard import BEST_NOTE, Leaderboard, leaderboard
 from benchmark.report.summary import leaderboard_order
 from benchmark.report.svg import Point, Series, color, heat_map, scatter_chart, strip_chart
@@ -164,7 +174,7 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
         f" {totals['infra_errors']} infrastructure errors",
         f"Model: {escape(model['backend'])} <code>{escape(model['model'])}</code> (profile {escape(model['name'])})",
         f"Machine: {escape(str(machine.get('cores', DASH)))} cores, {escape(str(machine.get('platform', '')))}",
-        f"Versions: {escape(versions_line(run.get('versions') or {}))}; each build's packages under Versions below",
+        f"Versions: {escape(versions_line(run.get('versions') or {}))}; each build's under Versions below",
     ]
     if totals["cost_usd"] is not None:
         meta.append(f"Cost: {money(totals['cost_usd'])}")
@@ -172,7 +182,7 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
     infra = "".join(
         f"<li><code>{escape(e['trial_id'])}</code>: {escape(str(e['reason']))}</li>" for e in summary["infra_errors"]
     )
-    versions = [list(row) for row in framework_versions(run.get("versions") or {}, order)]
+    setup = framework_setup(run, order)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>afbench: {escape(run["suite"])} / {escape(model["name"])}</title><style>{CSS}</style></head>
@@ -187,8 +197,9 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
 {_charts(summary, trials, order)}
 <h2>Success by category</h2>
 {_categories(summary, order)}
-<h2>Versions</h2>
-{_table(["Framework", "Packages"], versions, kind="names versions") if versions else "<p>None recorded.</p>"}
+<h2>Versions and setup cost</h2>
+<p class="note">{escape(SETUP_NOTE)}</p>
+{_table(SETUP_HEADER, setup, kind="names versions") if setup else "<p>None recorded.</p>"}
 <h2>Failures ({len(summary["failures"])})</h2>
 <ul class="failures">{failures or "<li>None.</li>"}</ul>
 <h2>Infrastructure errors ({len(summary["infra_errors"])})</h2>

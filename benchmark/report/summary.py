@@ -63,6 +63,7 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
             "concurrency": info.concurrency,
             "timeout_s": info.timeout_s,
             "versions": info.versions,
+            "setup": info.setup,
             "machine": info.machine,
         },
         "leaderboard": {

@@ -21,6 +21,9 @@ QUIET_ENV = {
     "LANGCHAIN_TRACING_V2": "false",
     "LANGSMITH_TRACING": "false",
     "OPENAI_AGENTS_DISABLE_TRACING": "1",
+    "ENABLE_INSTRUMENTATION": "false",  # Microsoft Agent Framework: its OpenTelemetry instrumentation, on by default
+    "ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS": "false",  # Google ADK: no message text in its spans
+    "GOOGLE_API_USE_CLIENT_CERTIFICATE": "false",  # Google ADK: no credentials probe (3 s) per MCP session
     "HF_HUB_OFFLINE": "1",
     "TRANSFORMERS_OFFLINE": "1",
     "ANONYMIZED_TELEMETRY": "false",

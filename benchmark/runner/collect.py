@@ -3,6 +3,7 @@ its scored line of ``results.jsonl``."""
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -18,10 +19,13 @@ from benchmark.scoring.trial import score_trial
 
 
 def tool_calls(rows: Sequence[dict[str, Any]], turns: Sequence[TurnOutcome]) -> list[ToolCall]:
-    """The server's rows, each assigned to its turn by the per-turn counts the worker noted."""
+    """The server's rows, each assigned to the turn that was running when the call reached the server (as
+    model calls are): the last turn started at or before the row's ``started_at``."""
+    starts = [t.started_at for t in turns]
     calls = []
-    for position, row in enumerate(rows):
-        turn = next((t.index for t in turns if position < t.usage_upto), turns[-1].index if turns else 0)
+    for row in rows:
+        position = max(0, bisect.bisect_right(starts, float(row.get("started_at") or 0.0)) - 1)
+        turn = turns[position].index if turns else 0
         calls.append(
             ToolCall(
                 turn=turn,

@@ -3,9 +3,14 @@
 Runner → worker: ``{"cmd": "trial", ...TrialRequest}`` or ``{"cmd": "exit"}``.
 Worker → runner: ``{"event": "ready", ...Ready}`` once the build is loaded (or ``{"event": "load_error",
 "message"}``), then ``{"event": "trial", ...TrialReport}`` per trial.
+
+Both ends import this module: the worker runs in its build's own environment, where only the standard library
+and pydantic are assumed, so it imports nothing else of afbench but :mod:`benchmark.records`.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -22,6 +27,7 @@ class Endpoint(BaseModel):
 
 class TrialRequest(BaseModel):
     trial_id: str
+    spec: dict[str, Any]  # benchmark.spec.SystemSpec.to_dict(): the system the build runs
     messages: list[str]
     model: Endpoint
     mcp: Endpoint

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmark import plugins
+from benchmark.build_envs import BuildEnvMissing, worker_python
 from benchmark.profiles import ModelProfile
 from benchmark.records import (
     RESULTS_FILE,
@@ -35,7 +36,7 @@ from benchmark.records import (
 )
 from benchmark.report import ReportPaths, write_reports
 from benchmark.runner.collect import trial_record
-from benchmark.runner.environment import build_loc, machine, versions
+from benchmark.runner.environment import build_loc, machine, setup_costs, versions
 from benchmark.runner.mcp_process import McpServer, McpServerError
 from benchmark.runner.model_gateway import SETTLE_MAX_S, ModelGateway, check_endpoint
 from benchmark.runner.plan import PlannedTrial, plan_trials
@@ -43,6 +44,7 @@ from benchmark.runner.progress import RunProgress
 from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
 from benchmark.runner.run_lock import RunLocked, run_lock
 from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
+from benchmark.system import default_spec
 from benchmark.tasks import load_suite, suite_path
 
 SUITE_COPY = "suite.yaml"
@@ -115,6 +117,7 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start:
     suite_file = suite_path(request.suite)
     suite = load_suite(suite_file)
     await _preflight(request.profile)
+    _check_envs(request.frameworks, request.agents_dir)
     run_dir = request.out_dir or default_out_dir()
     if run_dir.exists() and not run_dir.is_dir():
         raise RunError(f"--out {run_dir} is a file; give a folder for the run (it is created if missing)")
@@ -130,6 +133,8 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start:
 async def _start(run_dir: Path, request: RunRequest, suite_file: Path, suite_name: str, progress: bool) -> RunOutcome:
     shutil.copyfile(suite_file, run_dir / SUITE_COPY)
     folder = request.agents_dir or plugins.AGENTS_DIR
+    # Builds from another plugin folder run in the harness's interpreter: none of the builds' environments.
+    in_envs = [] if folder.resolve() != plugins.AGENTS_DIR.resolve() else request.frameworks
     info = RunInfo(
         run_id=run_dir.name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -141,9 +146,10 @@ async def _start(run_dir: Path, request: RunRequest, suite_file: Path, suite_nam
         repeats=request.repeats,
         concurrency=request.concurrency,
         timeout_s=request.timeout_s,
-        versions=versions(request.frameworks),
+        versions=versions(in_envs),
         machine=machine(),
         loc=build_loc({name: folder / f"{name}.py" for name in request.frameworks}),
+        setup=setup_costs(in_envs),
     )
     write_run_info(run_dir, info)
     return await _execute(run_dir, info, progress)
@@ -160,6 +166,7 @@ async def resume_benchmark(
     """Go on with an interrupted run: only trials without a complete result line are run."""
     info = read_run_info(run_dir)
     await _preflight(ModelProfile.from_info(info.model))
+    _check_envs(info.frameworks, Path(info.agents_dir) if info.agents_dir else None)
     with _locked(run_dir):
         if on_start is not None:
             on_start(run_dir)
@@ -172,6 +179,21 @@ async def resume_benchmark(
             info = info.model_copy(update=changes)
             write_run_info(run_dir, info)
         return await _execute(run_dir, info, progress)
+
+
+def _check_envs(frameworks: Sequence[str], agents_dir: Path | None) -> None:
+    """Every build's environment exists (a missing one would make each of its trials an infrastructure error)."""
+    missing = []
+    for framework in frameworks:
+        try:
+            worker_python(framework, agents_dir)
+        except BuildEnvMissing:
+            missing.append(framework)
+    if missing:
+        raise RunError(
+            f"no environment for {', '.join(missing)} (.venvs/<framework>): run `make envs`, or "
+            f"`afbench envs sync {' '.join(missing)}`; nothing was run"
+        )
 
 
 async def _preflight(profile: ModelProfile) -> None:
@@ -223,6 +245,7 @@ class _Session:
         self.key_name = f"afbench-run-{utc_stamp()}-{os.getpid()}"
         self.api_key = ""
         self.gateway = ModelGateway(profile)
+        self.spec = default_spec().to_dict()  # sent with every trial: workers import no system content
         self.load_errors: dict[str, str] = {}
 
     async def run(self, pending: Sequence[PlannedTrial]) -> None:
@@ -254,8 +277,6 @@ class _Session:
                     try:
                         worker = await WorkerProcess.spawn(
                             planned.framework,
-                            db=self.server.db,
-                            key_name=self.key_name,
                             log_path=self.logs / f"{planned.framework}.log",
                             agents_dir=self.agents_dir,
                         )
@@ -305,6 +326,7 @@ class _Session:
         mcp = self.server.endpoint(trial_id, self.api_key)
         request = TrialRequest(
             trial_id=trial_id,
+            spec=self.spec,
             messages=[turn.user for turn in planned.task.turns],
             model=Endpoint(base_url=model.base_url, model=model.model, api_key=model.api_key),
             mcp=Endpoint(url=mcp.url, api_key=mcp.api_key, trial_id=mcp.trial_id),

@@ -1,10 +1,13 @@
 """``python -m benchmark.runner.worker --framework NAME``: one framework's build in its own process.
 
-The worker first loads the build module and times that cold import (nothing of the framework is loaded
-before), then runs the trials the runner sends, one at a time: open a conversation, send each turn, close.
-After each turn it notes how many tool calls the MCP server has logged for the trial, so the runner can
-split the log by turn. A crash or a hang takes down only this process. The build's own prints go to stderr
-(the worker's log); stdout carries the protocol alone.
+The worker runs in the build's own environment (``.venvs/<framework>``), so it imports only the build-facing
+contract (:mod:`benchmark.contract`, :mod:`benchmark.spec`, :mod:`benchmark.plugins`, the protocol and its
+records): the standard library and pydantic, nothing of the server or the harness. It first loads the build
+module and times that cold import (nothing of the framework is loaded before), then runs the trials the runner
+sends, one at a time: rebuild the system spec the request carries, open a conversation, send each turn, close.
+Everything that needs the MCP server's log (which tool calls each turn made) stays in the runner. A crash or a
+hang takes down only this process. The build's own prints go to stderr (the worker's log); stdout carries the
+protocol alone.
 """
 
 from __future__ import annotations
@@ -27,7 +30,6 @@ from benchmark.contract import AgentBuild
 
 if TYPE_CHECKING:  # imported for real only after the build's cold import has been timed
     from benchmark.runner.protocol import TrialReport, TrialRequest
-    from mcp_server.store import KeyStore
 
 PARENT_POLL_S = 1.0
 
@@ -79,48 +81,32 @@ def load_build(framework: str, agents_dir: Path | None) -> AgentBuild:
 
 
 class Worker:
-    def __init__(self, build: AgentBuild, db: Path, key_name: str, protocol: IO[str]) -> None:
-        from benchmark.spec import default_spec
-
+    def __init__(self, build: AgentBuild, protocol: IO[str]) -> None:
         self.build = build
-        self.spec = default_spec()
-        self.db = db
-        self.key_name = key_name
         self.protocol = protocol
-        self._store: KeyStore | None = None
-
-    async def _logged_calls(self, trial_id: str) -> int:
-        """How many tool calls the server has logged for the trial (this run's key) so far."""
-        if self._store is None:
-            from mcp_server.store import KeyStore
-
-            self._store = await KeyStore.open(self.db)
-        return len(await self._store.usage(key_name=self.key_name, trial_id=trial_id))
 
     async def serve(self) -> int:
         from benchmark.runner.protocol import TrialRequest
 
-        try:
-            while True:
-                line = await asyncio.to_thread(sys.stdin.readline)
-                if not line:
-                    return 0  # the runner closed the pipe
-                message = json.loads(line)
-                if message.get("cmd") == "exit":
-                    return 0
-                request = TrialRequest.model_validate(message)
-                report = await self.run_trial(request)
-                _send(self.protocol, {"event": "trial", **report.model_dump(mode="json")})
-        finally:
-            if self._store is not None:
-                await self._store.close()
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return 0  # the runner closed the pipe
+            message = json.loads(line)
+            if message.get("cmd") == "exit":
+                return 0
+            request = TrialRequest.model_validate(message)
+            report = await self.run_trial(request)
+            _send(self.protocol, {"event": "trial", **report.model_dump(mode="json")})
 
     async def run_trial(self, request: TrialRequest) -> TrialReport:
         """Open a conversation, send each turn (stopping at the first that raises), close it."""
         from benchmark.contract import McpEndpoint, ModelEndpoint
         from benchmark.records import TurnOutcome
         from benchmark.runner.protocol import TrialReport
+        from benchmark.spec import SystemSpec
 
+        spec = SystemSpec.from_dict(request.spec)
         model = ModelEndpoint(base_url=request.model.base_url, model=request.model.model, api_key=request.model.api_key)
         mcp = McpEndpoint(url=request.mcp.url, api_key=request.mcp.api_key, trial_id=request.mcp.trial_id)
         turns: list[TurnOutcome] = []
@@ -128,7 +114,7 @@ class Worker:
         started = time.perf_counter()
         conversation = None
         try:
-            conversation = await self.build.open(self.spec, model, mcp)
+            conversation = await self.build.open(spec, model, mcp)
         except (Exception, asyncio.CancelledError) as exc:
             _uncancel()
             traceback.print_exc()
@@ -155,7 +141,6 @@ class Worker:
                         started_at=turn_started,
                         ended_at=time.time(),
                         wall_s=round(time.perf_counter() - clock, 6),
-                        usage_upto=await self._logged_calls(request.trial_id),
                         error=error,
                     )
                 )
@@ -189,8 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmark.runner.worker", description=__doc__)
     parser.add_argument("--framework", required=True)
     parser.add_argument("--agents-dir", type=Path)
-    parser.add_argument("--db", type=Path, required=True, help="the MCP server's sessions database")
-    parser.add_argument("--key-name", required=True, help="the run's API key name in that database")
     args = parser.parse_args(argv)
     protocol = _claim_stdout()
     _watch_parent()
@@ -204,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     import_s = time.perf_counter() - clock
     _send(protocol, {"event": "ready", "pid": os.getpid(), "import_s": round(import_s, 6), "rss_mb": peak_rss_mb()})
-    return asyncio.run(Worker(build, args.db, args.key_name, protocol).serve())
+    return asyncio.run(Worker(build, protocol).serve())
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
+from benchmark.build_envs import BuildEnvMissing, worker_python
 from benchmark.runner.children import child_env, die_with_parent
 from benchmark.runner.protocol import Ready, TrialReport, TrialRequest
 
@@ -55,14 +55,15 @@ class WorkerProcess:
         cls,
         framework: str,
         *,
-        db: Path,
-        key_name: str,
         log_path: Path,
         agents_dir: Path | None = None,
         ready_timeout_s: float = 300.0,
     ) -> WorkerProcess:
-        command = [sys.executable, "-m", "benchmark.runner.worker", "--framework", framework]
-        command += ["--db", str(db), "--key-name", key_name]
+        try:
+            python = worker_python(framework, agents_dir)
+        except BuildEnvMissing as exc:
+            raise BuildLoadError(str(exc)) from None
+        command = [python, "-m", "benchmark.runner.worker", "--framework", framework]
         if agents_dir is not None:
             command += ["--agents-dir", str(agents_dir)]
         log_path.parent.mkdir(parents=True, exist_ok=True)

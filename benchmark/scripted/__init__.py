@@ -24,9 +24,10 @@ Recognised patterns (details in the module named in brackets):
    as text. Once the specialist's answer (or an agent tool's result) is in the turn's messages, it relays it.
    Delegation arguments carry the request with the turn's ``requires_context`` appended.
 5. Specialist [specialist, template]: the script's tool calls in order (progress counted from the assistant
-   tool calls since the turn's user message; ids ``call_<n>``; namespaced tool names resolved), then the
-   answer template filled from the tool messages answering those calls, in any of the forms frameworks send
-   (JSON text, content parts, MCP ``CallToolResult`` JSON, prose with embedded JSON). Missing values stay as
+   tool calls since the turn's user message; ids ``call_<n>_<digest of the request>``, unique across the
+   conversation; namespaced tool names resolved), then the answer template filled from the tool messages
+   answering those calls, in any of the forms frameworks send (JSON text, content parts, MCP
+   ``CallToolResult`` JSON, prose with embedded JSON). Missing values stay as
    ``{?name.path}``. ``tool_choice`` is obeyed: ``none`` never calls, a named function must be the next
    step, ``required`` with nothing left to call is a marker. A result the framework sent as a preview,
    naming an offered tool to read the rest, is read in full through that tool before the next step, and

@@ -13,7 +13,8 @@ from benchmark.scripted.roles import SELECTOR, Asker, identify
 from benchmark.scripted.schemas import enum_value_for
 from benchmark.scripted.situation import Situation
 from benchmark.scripted.turns import find_turn
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, REFUSED, SystemSpec, default_spec
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, REFUSED, SystemSpec
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 
 
@@ -41,7 +42,7 @@ def _select(situation: Situation, asker: Asker) -> ScriptedReply:
 def reply(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = None) -> ScriptedReply:
     """The assistant message for this chat-completions ``request`` within ``task``; a marker if it cannot tell.
 
-    ``spec`` defaults to :func:`benchmark.spec.default_spec`. Pure: the same task and request always give the
+    ``spec`` defaults to :func:`benchmark.system.default_spec`. Pure: the same task and request always give the
     same reply, and nothing is remembered between calls.
     """
     spec = spec or _default_spec()

@@ -2,8 +2,8 @@
 
 Recognised patterns:
 
-- **Instructions**: a role is the one whose instruction text (``spec.GUARDRAIL_INSTRUCTIONS``,
-  ``spec.ORCHESTRATOR_INSTRUCTIONS``, each specialist's prompt) appears, by its first 80 normalised
+- **Instructions**: a role is the one whose instruction text (the guardrail's,
+  the orchestrator's, each specialist's prompt) appears, by its first 80 normalised
   characters, in a system/developer message (or, failing that, a user message: some frameworks put an agent's
   instructions there). Frameworks may prepend or append their own text; a substring is enough.
 - **Selector prompt**: a message asking to "select/choose/pick the next role/speaker/agent from [a, b, c]"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -48,11 +49,20 @@ class Situation:
         return f"{self.turn.user} (context: {'; '.join(needed)})" if needed else self.turn.user
 
     def next_call_id(self) -> str:
+        """``call_<n>_<digest>``: ``n`` counts the calls this request shows; the digest of the request's messages
+        makes the id unique across the conversation, as a real API's ids are, though the scripted model remembers
+        nothing: agents that share one session but see different parts of it (another agent's calls relayed as
+        text) would otherwise be handed the same ``call_1``, and frameworks pair calls with results by id."""
         taken = {call.id for call in self.view.all_calls()}
+        messages = self.view.messages
+        seen = json.dumps(
+            [[m.role, m.text, [[c.id, c.name, c.arguments] for c in m.calls], m.tool_call_id] for m in messages]
+        )
+        digest = hashlib.sha256(seen.encode()).hexdigest()[:8]
         number = len(self.view.all_calls()) + 1
-        while f"call_{number}" in taken:
+        while f"call_{number}_{digest}" in taken:
             number += 1
-        return f"call_{number}"
+        return f"call_{number}_{digest}"
 
     def call(self, name: str, arguments: dict[str, Any]) -> ScriptedReply:
         tool_call = ScriptedToolCall(self.next_call_id(), name, json.dumps(arguments, ensure_ascii=False))

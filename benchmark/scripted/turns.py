@@ -2,11 +2,12 @@
 
 Frameworks wrap the user's words (task descriptions, conversation summaries, "Current request:" headers),
 so a turn is recognised by its ``user`` text occurring, whitespace-normalised and case-folded, inside a
-message: first the latest user-role message, then every message, latest first. When several turns occur in
-one message the one occurring *last* wins (a wrapper that replays history puts the current request after
-it), then the longest (``Convert 5 km`` inside ``Convert 5 km to miles``). The text also counts in its JSON
-string form (``M\\u00fcnchen``, ``\\"``; :func:`benchmark.scripted.messages.forms`): some frameworks pass the
-conversation to a model as a JSON document.
+message: first the latest user-role message, then every other message, latest first, tool results last (a
+tool result may echo the request, and frameworks that relay other agents' steps as user-role context put
+those after the request). When several turns occur in one message the one occurring *last* wins (a wrapper
+that replays history puts the current request after it), then the longest (``Convert 5 km`` inside
+``Convert 5 km to miles``). The text also counts in its JSON string form (``M\\u00fcnchen``, ``\\"``;
+:func:`benchmark.scripted.messages.forms`): some frameworks pass the conversation to a model as a JSON document.
 
 Turns with identical text are told apart by how far the conversation as sent has got: the task's turn texts
 are looked for one after another, each after the previous one, in the messages up to the one that matched
@@ -71,9 +72,16 @@ def _disambiguate(task: Task, chosen: int, view: RequestView, message_index: int
     return max((i for i in twins if i < reached), default=twins[0])
 
 
+def _is_result(message: Message) -> bool:
+    return message.role in ("tool", "function")
+
+
 def find_turn(task: Task, view: RequestView) -> TurnMatch | None:
     users = [m for m in view.messages if m.role == "user"]
-    ordered: list[Message] = users[-1:] + [m for m in reversed(view.messages) if not (users and m is users[-1])]
+    rest = [m for m in reversed(view.messages) if not (users and m is users[-1])]
+    # Tool results come last: one may echo the request (a search tool's ``query``), but it answers a call of
+    # this turn's work, so it is where that work started only when no other message carries the text.
+    ordered: list[Message] = users[-1:] + [m for m in rest if not _is_result(m)] + [m for m in rest if _is_result(m)]
     for message in ordered:
         chosen = _best_in(task, normalise(message.text))
         if chosen is not None:

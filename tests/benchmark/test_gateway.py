@@ -19,10 +19,12 @@ import pytest
 
 from benchmark import spec
 from benchmark.gateway import CallRecord, Gateway, GatewayServer, ScriptedBackend
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 from tools._tokens import count_tokens
 
-OPERATIONAL = spec.default_spec().agent(spec.OPERATIONAL).instructions
+SPEC = default_spec()
+OPERATIONAL = SPEC.agent(spec.OPERATIONAL).instructions
 TICKETS = "How many support tickets did we get in March?"
 WEATHER = "What's the weather in Oslo?"
 
@@ -134,7 +136,7 @@ def test_non_streaming_tool_call_has_openais_shape(server: GatewayServer, gatewa
     message = choice["message"]
     assert message["role"] == "assistant" and message["content"] is None
     [call] = message["tool_calls"]
-    assert call["id"] == "call_1" and call["type"] == "function" and call["function"]["name"] == "sql_query"
+    assert call["id"].startswith("call_1_") and call["type"] == "function" and call["function"]["name"] == "sql_query"
     assert json.loads(call["function"]["arguments"]) == {"sql": "SELECT COUNT(*) FROM tickets WHERE month = 'März'"}
     usage = body["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
@@ -184,7 +186,7 @@ def test_streamed_tool_call_reassembles(server: GatewayServer, gateway: Gateway,
         finish = choice["finish_reason"] or finish
     argument_chunks = [c for c in chunks if c["choices"] and "arguments" in str(c["choices"][0]["delta"])]
     assert len(argument_chunks) > 2  # the arguments really came in fragments
-    assert list(calls) == [0] and calls[0]["id"] == "call_1" and calls[0]["name"] == "sql_query"
+    assert list(calls) == [0] and calls[0]["id"].startswith("call_1_") and calls[0]["name"] == "sql_query"
     assert json.loads(calls[0]["arguments"]) == {"sql": "SELECT COUNT(*) FROM tickets WHERE month = 'März'"}
     assert finish == "tool_calls"
     last = chunks[-1]
@@ -224,7 +226,7 @@ def test_tool_choice_and_response_format_reach_the_model(server: GatewayServer, 
     verdict_format = {"name": "Verdict", "schema": schema, "strict": True}
     guard = {
         "model": "afbench-scripted",
-        "messages": [{"role": "developer", "content": spec.GUARDRAIL_INSTRUCTIONS},
+        "messages": [{"role": "developer", "content": SPEC.guardrail.instructions},
                      {"role": "user", "content": "Tell me the home address of Jane Doe."}],
         "response_format": {"type": "json_schema", "json_schema": verdict_format},
     }  # fmt: skip

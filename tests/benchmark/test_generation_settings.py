@@ -14,7 +14,8 @@ import pytest
 
 from benchmark.plugins import available_frameworks
 from benchmark.records import ModelCall
-from benchmark.spec import GenerationSettings, default_spec
+from benchmark.spec import GenerationSettings
+from benchmark.system import default_spec
 from tests.benchmark.test_builds import smoke_run
 
 pytestmark = pytest.mark.e2e

@@ -6,21 +6,31 @@ Each real build is loaded (in its own worker process, as some builds set process
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchmark import plugins
+from benchmark.build_envs import worker_python
 from benchmark.contract import started
 from benchmark.plugins import PluginError, load_build
+from benchmark.runner.children import child_env
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_import_agents_from_the_repository_root_is_the_sdk() -> None:
+    # In the OpenAI Agents build's own environment, from the repository root, with the checkout on the path as
+    # a worker has it: our agents/ folder (no __init__.py) must not shadow the SDK.
     command = "import agents, sys; print(agents.__file__); print(hasattr(agents, 'Runner'))"
-    done = subprocess.run([sys.executable, "-c", command], cwd=REPO, capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [worker_python("openai_agents"), "-c", command],
+        cwd=REPO,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     path, has_runner = done.stdout.split()
     assert "site-packages" in path and has_runner == "True"
     assert not (REPO / "agents" / "__init__.py").exists()
@@ -33,13 +43,19 @@ def test_plugin_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Mon
     with pytest.raises(PluginError, match="no build for 'crewai'"):
         load_build("crewai")
     (tmp_path / "autogen.py").write_text("import autogen_that_is_not_installed\n", encoding="utf-8")
-    with pytest.raises(PluginError, match=r"install its extra: pip install -e '\.\[autogen\]'"):
+    with pytest.raises(
+        PluginError, match=r"its environment lacks it; add the package to envs/autogen/requirements\.in"
+    ):
         load_build("autogen")
     (tmp_path / "langgraph.py").write_text("BUILD = 42\n", encoding="utf-8")
     with pytest.raises(PluginError, match="must define BUILD"):
         load_build("langgraph")
-    vanilla = (REPO / "agents" / "vanilla.py").read_text(encoding="utf-8")
-    (tmp_path / "pydantic_ai.py").write_text(vanilla, encoding="utf-8")
+    # A build whose BUILD names another framework (a stub: a real build imports only in its own environment).
+    misnamed = (
+        "from benchmark.contract import AgentBuild\n\n\nclass Build(AgentBuild):\n    framework = 'vanilla'\n\n"
+        "    async def open(self, spec, model, mcp):\n        raise NotImplementedError\n\n\nBUILD = Build()\n"
+    )
+    (tmp_path / "pydantic_ai.py").write_text(misnamed, encoding="utf-8")
     with pytest.raises(PluginError, match=r"BUILD\.framework is 'vanilla', expected 'pydantic_ai'"):
         load_build("pydantic_ai")
 

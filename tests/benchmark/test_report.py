@@ -115,6 +115,7 @@ def make_run(
             versions=versions or {"python": "3.11", "mcp": "1.26.0", "frameworks": {"vanilla": {"openai": "1.0"}}},
             machine={"cores": 2, "platform": "test"},
             loc={"vanilla": 131, "langgraph": 90},
+            setup={"vanilla": {"distributions": 31, "size_mb": 39.4, "install_s": 0.42}},
         ),
     )
     for record in trials:
@@ -167,6 +168,19 @@ def test_markdown_has_the_leaderboard_categories_and_failure_reasons(run_dir: Pa
     assert "| langgraph | 1/1 (100%) | 0/1 (0%) | 0/1 (0%) |" in categories
     assert "`langgraph.sql.r1` (sql): turn 1: routed to legal_expert, expected operational_agent" in text
     assert "## Infrastructure errors (1)" in text and "timeout: no result within 5 s" in text
+
+
+def test_both_reports_show_each_builds_versions_and_setup_cost(run_dir: Path) -> None:
+    paths = write_reports(run_dir)
+    summary = json.loads(paths.summary.read_text(encoding="utf-8"))
+    assert summary["run"]["setup"]["vanilla"] == {"distributions": 31, "size_mb": 39.4, "install_s": 0.42}
+    markdown = paths.markdown.read_text(encoding="utf-8").split("## Versions and setup cost")[1].split("##")[0]
+    assert "| Framework | Packages | Distributions | Env size | Install |" in markdown
+    assert "| vanilla | openai 1.0 | 31 | 39 MB | 0.4 s |" in markdown
+    assert "| langgraph | – | – | – | – |" in markdown  # nothing recorded for it: dashes, not zeros
+    html = paths.html.read_text(encoding="utf-8").split("Versions and setup cost")[1]
+    assert all(f"<td>{cell}</td>" in html for cell in ("openai 1.0", "31", "39 MB", "0.4 s"))
+    assert "warm package cache" in html
 
 
 def test_html_is_self_contained_with_charts_and_escaped_text(run_dir: Path) -> None:

@@ -220,7 +220,7 @@ def gateway_record(sequence: int, started_at: float, latency: float = 0.5, **ext
     return CallRecord.model_validate(fields | extra)
 
 
-def turn(index: int, started_at: float, upto: int) -> TurnOutcome:
+def turn(index: int, started_at: float) -> TurnOutcome:
     return TurnOutcome(
         index=index,
         user="u",
@@ -229,21 +229,28 @@ def turn(index: int, started_at: float, upto: int) -> TurnOutcome:
         started_at=started_at,
         ended_at=started_at + 5,
         wall_s=5.0,
-        usage_upto=upto,
     )
 
 
-def row(tool: str, latency_ms: float = 200.0, **arguments: Any) -> dict[str, Any]:
-    return {"tool": tool, "arguments": arguments, "outcome": "ok", "error_code": None, "latency_ms": latency_ms}
+def row(tool: str, latency_ms: float = 200.0, started_at: float = 0.0, **arguments: Any) -> dict[str, Any]:
+    return {
+        "tool": tool,
+        "arguments": arguments,
+        "outcome": "ok",
+        "error_code": None,
+        "latency_ms": latency_ms,
+        "started_at": started_at,
+    }
 
 
 def test_calls_and_rows_are_split_by_turn() -> None:
-    turns = [turn(0, 100.0, 1), turn(1, 110.0, 3)]
+    turns = [turn(0, 100.0), turn(1, 110.0)]
     calls = model_calls([gateway_record(1, 101.0), gateway_record(2, 111.0), gateway_record(3, 112.0)], [100.0, 110.0])
     assert [c.turn for c in calls] == [0, 1, 1]
-    split = tool_calls([row("calculator"), row("calculator"), row("search")], turns)
-    assert [c.turn for c in split] == [0, 1, 1]
-    late = tool_calls([row("calculator")] * 4, turns)  # a call logged after the last turn ended: the last turn
+    # Each logged tool call belongs to the turn that was running when it reached the server, as model calls do.
+    rows = [row("calculator", started_at=102.0), row("calculator", started_at=110.5), row("search", started_at=113.0)]
+    assert [c.turn for c in tool_calls(rows, turns)] == [0, 1, 1]
+    late = tool_calls([*rows, row("calculator", started_at=200.0)], turns)  # after the last turn ended: the last
     assert [c.turn for c in late] == [0, 1, 1, 1]
     assert [(c.tool, c.turn) for c in tool_calls([row("calculator")], [])] == [("calculator", 0)]  # start failed
 
@@ -269,7 +276,7 @@ def test_a_trial_record_scores_and_times_the_trial() -> None:
     task = Task.model_validate(CALC)
     planned = PlannedTrial("vanilla", task, 1)
     report = TrialReport(
-        trial_id=planned.trial_id, turns=[turn(0, 100.0, 1), turn(1, 110.0, 2)], wall_s=12.0, peak_rss_mb=90.0
+        trial_id=planned.trial_id, turns=[turn(0, 100.0), turn(1, 110.0)], wall_s=12.0, peak_rss_mb=90.0
     )
     calls = [gateway_record(1, 101.0, 1.0), gateway_record(2, 111.0, 2.0)]
     profile = resolve_profile("openai")
@@ -278,7 +285,7 @@ def test_a_trial_record_scores_and_times_the_trial() -> None:
         started_at=99.0,
         report=report,
         calls=calls,
-        usage_rows=[row("calculator", 500.0), row("calculator", 500.0)],
+        usage_rows=[row("calculator", 500.0, started_at=102.0), row("calculator", 500.0, started_at=112.0)],
         profile=profile,
         worker=None,
     )
@@ -307,7 +314,7 @@ def test_gateway_failures_make_an_infrastructure_error_not_a_task_failure() -> N
     assert model_calls([failed], [100.0])[0].retries == 1
     report = TrialReport(
         trial_id=planned.trial_id,
-        turns=[turn(0, 100.0, 0).model_copy(update={"error": "InternalServerError: 503"})],
+        turns=[turn(0, 100.0).model_copy(update={"error": "InternalServerError: 503"})],
         wall_s=8.0,
         peak_rss_mb=90.0,
     )

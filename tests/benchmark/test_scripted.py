@@ -9,9 +9,10 @@ import pytest
 
 from benchmark import spec
 from benchmark.scripted import MARKER_PREFIX, ScriptedReply, reply
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 
-SPEC = spec.default_spec()
+SPEC = default_spec()
 LEGAL = SPEC.agent(spec.LEGAL).instructions
 OPERATIONAL = SPEC.agent(spec.OPERATIONAL).instructions
 
@@ -130,8 +131,8 @@ LEGAL_TOOLS = [tool(n) for n in ("rag_search", "search")]
 
 
 def test_guardrail_plain_verdict_allows_and_refuses() -> None:
-    allowed = reply(TASK, {"messages": [system(spec.GUARDRAIL_INSTRUCTIONS), user(TICKETS)]})
-    refused = reply(TASK, {"messages": [system(spec.GUARDRAIL_INSTRUCTIONS), user(ADDRESS)]})
+    allowed = reply(TASK, {"messages": [system(SPEC.guardrail.instructions), user(TICKETS)]})
+    refused = reply(TASK, {"messages": [system(SPEC.guardrail.instructions), user(ADDRESS)]})
     assert allowed.role == refused.role == spec.GUARDRAIL
     assert json.loads(allowed.content or "")["allowed"] is True
     verdict = json.loads(refused.content or "")
@@ -140,7 +141,7 @@ def test_guardrail_plain_verdict_allows_and_refuses() -> None:
 
 
 def _schema_request(
-    message: str, schema: dict[str, Any], instructions: str = spec.GUARDRAIL_INSTRUCTIONS
+    message: str, schema: dict[str, Any], instructions: str = SPEC.guardrail.instructions
 ) -> dict[str, Any]:
     return {
         "messages": [system(instructions), user(message)],
@@ -188,7 +189,7 @@ def test_guardrail_structured_output_as_a_forced_tool() -> None:
         "final_result", {"allowed": {"type": "boolean"}, "reason": {"type": "string"}}, ["allowed", "reason"]
     )
     request = {
-        "messages": [system(spec.GUARDRAIL_INSTRUCTIONS), user(ADDRESS)],
+        "messages": [system(SPEC.guardrail.instructions), user(ADDRESS)],
         "tools": [verdict_tool],
         "tool_choice": "required",
     }
@@ -203,10 +204,10 @@ HANDOFFS = [tool("transfer_to_legal_expert"), tool("transfer_to_operational_agen
 
 def test_orchestrator_calls_the_handoff_tool_named_for_the_route() -> None:
     for text, expected in ((TICKETS, "transfer_to_operational_agent"), (LEAVE, "transfer_to_legal_expert")):
-        answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(text)], "tools": HANDOFFS})
+        answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(text)], "tools": HANDOFFS})
         assert answer.role == spec.ORCHESTRATOR
         assert called(answer) == (expected, {})
-        assert answer.tool_calls[0].id == "call_1" and answer.finish_reason == "tool_calls"
+        assert answer.tool_calls[0].id.startswith("call_1_") and answer.finish_reason == "tool_calls"
 
 
 def test_orchestrator_fills_an_agent_tools_required_strings_with_the_request() -> None:
@@ -214,7 +215,7 @@ def test_orchestrator_fills_an_agent_tools_required_strings_with_the_request() -
         tool("ask_LegalExpert", {"question": {"type": "string"}}, ["question"]),
         tool("ask_OperationalAgent", {"question": {"type": "string"}}, ["question"]),
     ]
-    answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(LEAVE)], "tools": tools})
+    answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(LEAVE)], "tools": tools})
     assert called(answer) == ("ask_LegalExpert", {"question": LEAVE})
 
 
@@ -224,7 +225,7 @@ def test_orchestrator_generic_handoff_uses_the_enum_value() -> None:
         {"to_agent": {"type": "string", "enum": ["Legal_Expert", "Operational_Agent"]}, "reason": {"type": "string"}},
         ["to_agent", "reason"],
     )
-    answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(TICKETS)], "tools": [handoff]})
+    answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(TICKETS)], "tools": [handoff]})
     name, arguments = called(answer)
     assert name == "handoff" and arguments["to_agent"] == "Operational_Agent" and arguments["reason"]
 
@@ -236,13 +237,13 @@ def test_orchestrator_generic_handoff_uses_titles_when_the_tool_lists_titles() -
         ["task", "context", "coworker"],
         description="Delegate a specific task to one of the following coworkers: Legal expert, Operational agent",
     )
-    answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(LEAVE)], "tools": [delegate]})
+    answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(LEAVE)], "tools": [delegate]})
     assert called(answer) == (
         "delegate_work_to_coworker",
         {"task": LEAVE, "context": LEAVE, "coworker": "Legal expert"},
     )
     free = tool("route", {"agent_name": {"type": "string"}}, ["agent_name"], description="Pick the next agent.")
-    answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(LEAVE)], "tools": [free]})
+    answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(LEAVE)], "tools": [free]})
     assert called(answer) == ("route", {"agent_name": "legal_expert"})
 
 
@@ -255,18 +256,18 @@ def test_orchestrator_fills_a_route_schema() -> None:
         },
         "required": ["next", "rationale"],
     }
-    answer = reply(TASK, _schema_request(LEAVE, schema, spec.ORCHESTRATOR_INSTRUCTIONS))
+    answer = reply(TASK, _schema_request(LEAVE, schema, SPEC.orchestrator_instructions))
     assert json.loads(answer.content or "")["next"] == "legal_expert"
 
 
 def test_orchestrator_answers_with_the_agent_name_in_plain_text() -> None:
-    answer = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(TICKETS)]})
+    answer = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(TICKETS)]})
     assert answer.content == spec.OPERATIONAL and not answer.is_marker
 
 
 def test_orchestrator_with_tools_but_none_routing_and_tool_choice_required_is_a_marker() -> None:
     request = {
-        "messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(TICKETS)],
+        "messages": [system(SPEC.orchestrator_instructions), user(TICKETS)],
         "tools": [tool("calculator", {"expression": {"type": "string"}})],
         "tool_choice": "required",
     }
@@ -276,7 +277,7 @@ def test_orchestrator_with_tools_but_none_routing_and_tool_choice_required_is_a_
 def test_orchestrator_relays_an_agent_tools_result_as_the_final_answer() -> None:
     agent_answer = "We received 42 support tickets in March (table tickets)."
     messages = [
-        system(spec.ORCHESTRATOR_INSTRUCTIONS),
+        system(SPEC.orchestrator_instructions),
         user(TICKETS),
         assistant_call("call_1", "operational_agent", {"input": TICKETS}),
         tool_result("call_1", agent_answer),
@@ -292,7 +293,7 @@ def test_orchestrator_relays_an_agent_tools_result_as_the_final_answer() -> None
 def test_orchestrator_relays_the_specialists_answer_not_a_handoff_acknowledgement() -> None:
     specialist_answer = "Staff get 25 days [Employee handbook]."
     messages = [
-        system(spec.ORCHESTRATOR_INSTRUCTIONS),
+        system(SPEC.orchestrator_instructions),
         user(LEAVE),
         assistant_call("call_1", "transfer_to_legal_expert"),
         tool_result("call_1", "Successfully transferred to legal_expert"),
@@ -305,7 +306,7 @@ def test_orchestrator_relays_the_specialists_answer_not_a_handoff_acknowledgemen
 
 
 def test_orchestrator_never_routes_a_refused_turn() -> None:
-    is_marker(reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(ADDRESS)]}), "refused")
+    is_marker(reply(TASK, {"messages": [system(SPEC.orchestrator_instructions), user(ADDRESS)]}), "refused")
 
 
 # -- selector ---------------------------------------------------------------------------------------------
@@ -445,7 +446,7 @@ def test_legal_specialist_skips_an_orchestrators_handoff_in_a_shared_history() -
     ]
     answer = reply(TASK, {"messages": messages, "tools": LEGAL_TOOLS})
     assert called(answer) == ("rag_search", {"query": "annual leave"})
-    assert answer.tool_calls[0].id == "call_2"
+    assert answer.tool_calls[0].id.startswith("call_2_")  # the digest makes it unique across the conversation
 
 
 # -- memory -----------------------------------------------------------------------------------------------
@@ -460,14 +461,14 @@ def test_requires_context_present_lets_the_follow_up_through() -> None:
 def test_requires_context_absent_is_a_marker_for_specialist_and_orchestrator() -> None:
     answer = reply(MEMORY, {"messages": [system(OPERATIONAL), user(PARIS)], "tools": OPERATIONAL_TOOLS})
     is_marker(answer, "missing conversation context", "London")
-    orchestrated = reply(MEMORY, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(PARIS)]})
+    orchestrated = reply(MEMORY, {"messages": [system(SPEC.orchestrator_instructions), user(PARIS)]})
     is_marker(orchestrated, "missing conversation context")
 
 
 def test_orchestrator_passes_the_context_it_has_to_an_agent_tool() -> None:
     history = [user(LONDON), {"role": "assistant", "content": "London: 12 °C."}, user(PARIS)]
     tools = [tool("operational_agent", {"input": {"type": "string"}}, ["input"])]
-    answer = reply(MEMORY, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), *history], "tools": tools})
+    answer = reply(MEMORY, {"messages": [system(SPEC.orchestrator_instructions), *history], "tools": tools})
     name, arguments = called(answer)
     assert name == "operational_agent" and arguments["input"].startswith(PARIS)
     # The specialist behind the tool sees only that input, and the context travels with it.
@@ -502,7 +503,7 @@ def test_a_request_for_no_known_turn_is_a_marker(request_: dict[str, Any]) -> No
 def test_unknown_asker_is_a_marker_and_never_a_guess() -> None:
     answer = reply(TASK, {"messages": [system("You are a pirate."), user(TICKETS)]})
     is_marker(answer, "who is asking")
-    both = reply(TASK, {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS + "\n" + LEGAL), user(LEAVE)]})
+    both = reply(TASK, {"messages": [system(SPEC.orchestrator_instructions + "\n" + LEGAL), user(LEAVE)]})
     is_marker(both, "several roles")
 
 
@@ -553,5 +554,5 @@ def test_a_tool_is_not_mistaken_for_a_namesake_outside_a_namespace() -> None:
 
 
 def test_orchestrator_offered_only_other_agents_tools_is_a_marker() -> None:
-    request = {"messages": [system(spec.ORCHESTRATOR_INSTRUCTIONS), user(TICKETS)], "tools": HANDOFFS[:1]}
+    request = {"messages": [system(SPEC.orchestrator_instructions), user(TICKETS)], "tools": HANDOFFS[:1]}
     is_marker(reply(TASK, request), "operational_agent", "transfer_to_legal_expert")

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from benchmark import spec
 from benchmark.scripted import reply
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 
-SPEC = spec.default_spec()
+SPEC = default_spec()
 MUNICH = "What's the weather like in München?"
 QUOTED = 'Is "net 30" in the MSA?'
 

@@ -10,10 +10,11 @@ from typing import Any
 
 from benchmark import spec
 from benchmark.scripted import reply
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 from tests.benchmark.test_scripted import called
 
-SPEC = spec.default_spec()
+SPEC = default_spec()
 QUESTION = "How many active customers do we have?"
 MCP = "mcp_127_0_0_1_46357_mcp_"  # crewai names MCP tools <server from the URL>_<tool>
 READER = "read_a_deferred_tool_result"

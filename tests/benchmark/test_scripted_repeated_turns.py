@@ -18,10 +18,11 @@ import pytest
 
 from benchmark import spec
 from benchmark.scripted import ScriptedReply, reply
+from benchmark.system import default_spec
 from benchmark.tasks.models import Task
 from tests.benchmark.test_scripted_crewai import router_request
 
-SPEC = spec.default_spec()
+SPEC = default_spec()
 LEAVE = "How many days of annual leave do staff get?"
 TICKETS = "How many support tickets did we get in March 2024?"
 AGAIN = "Can you put that in one sentence?"  # asked after each answer: its route follows the topic

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from benchmark.scoring.tool_calls import LoggedCall, match_calls
-from benchmark.spec import REFUSED, default_spec
+from benchmark.spec import REFUSED
+from benchmark.system import default_spec
 from benchmark.tasks.loader import TASKS_DIR, SuiteError, load_suite
 from benchmark.tasks.schema import suite_schema
 

@@ -1,0 +1,246 @@
+"""The Microsoft Agent Framework build (``agent-framework-core`` / ``-orchestrations`` / ``-openai``): a handoff
+workflow from an orchestrator to two specialists, the guardrail as agent middleware on the orchestrator.
+
+How the system maps onto Agent Framework:
+
+- Routing and handoff: ``HandoffBuilder`` with the orchestrator as start agent and one ``add_handoff`` from it
+  to both specialists (no handoffs between specialists or back: they answer). The builder gives the
+  orchestrator one ``handoff_to_<agent>`` tool per specialist, described by the specialist's
+  ``description`` (the spec's handoff description), and intercepts the call to pass control; the
+  orchestrator has ``tool_choice="required"`` so it never answers itself. The workflow is human-in-the-loop
+  (the builder's default): a specialist's answer ends the turn with a ``HandoffAgentUserRequest``, whose
+  source executor is the turn's agent. ``enable_return_to_previous(False)`` sends every next user message
+  back through the orchestrator, so each turn is routed afresh, in the light of the conversation. (The
+  builder logs a warning that the specialists cannot hand off: by design, they answer.)
+- Memory: the workflow itself, one per conversation. A turn is the reply to the pending request
+  (``workflow.run(responses={request_id: HandoffAgentUserRequest.create_response(message)})``); the
+  handoff executors broadcast each user message and each answer to every participant, and each participant
+  keeps its own ``AgentSession`` (an ``InMemoryHistoryProvider``), with the per-service-call history
+  persistence the builder requires, so the specialists see the earlier turns and the orchestrator routes a
+  follow-up by them.
+- Guardrail: an ``AgentMiddleware`` on the orchestrator (Agent Framework's documented place to stop a run
+  before the model: set ``context.result``, raise ``MiddlewareTermination``). Before the orchestrator runs,
+  it runs a guardrail ``Agent`` with ``response_format=Verdict`` (structured output, a JSON schema) on the
+  latest user message alone; a refusal becomes the orchestrator's answer (the spec's refusal, authored
+  ``guardrail``), so no specialist and no tool runs. The orchestrator's own run never starts, so its history
+  provider would not record the exchange; the middleware saves the refused request and the refusal through
+  the provider's ``save_messages`` (the specialists get both by the workflow's broadcast). An unreadable
+  verdict lets the request through, as the vanilla build does.
+- MCP adapter: ``MCPStreamableHTTPTool`` with the trial's headers (``static_headers``), one per specialist,
+  narrowed to its allow-list by ``allowed_tools``; server prompts are not loaded as tools
+  (``load_prompts=False``), and nothing asks for approval. Connected once per conversation and closed in
+  ``aclose()``: the handoff workflow clones the agents, and a clone would otherwise open its own connection
+  on first use and never close it.
+- Model client: ``OpenAIChatCompletionClient`` (Chat Completions, not the Responses API) on an
+  ``AsyncOpenAI(base_url=...)`` this build owns and closes, without retries, like the other builds.
+  Its OpenTelemetry instrumentation, on by default, is switched off by the harness
+  (``ENABLE_INSTRUMENTATION=false`` in the worker's environment), not here.
+- Generation settings: the spec's as every agent's ``default_options``: ``temperature``, ``max_tokens``
+  (sent as ``max_completion_tokens``) and ``allow_multiple_tool_calls`` (sent as ``parallel_tool_calls``,
+  and only on requests that carry tools: the client drops it, and ``tool_choice``, from the others).
+- Tool-loop bound: the client's ``function_invocation_configuration["max_iterations"]``; past it, Agent
+  Framework asks the model for a final answer with ``tool_choice="none"``.
+
+Workarounds and changed defaults:
+
+- Packaging: ``agent-framework-core`` declares ``mcp`` and ``tenacity`` only under its ``all`` extra (which pulls
+  in some thirty integration packages), but ``MCPStreamableHTTPTool`` imports both, so the environment requires
+  them directly (``envs/agent_framework/requirements.in``, in the extra's version ranges).
+- Tool errors: Agent Framework hides a failed tool's message from the model ("Error: Function failed.") unless
+  ``include_detailed_errors`` is set (microsoft/agent-framework#6313). An MCP ``isError`` result is meant for
+  the model ("unknown city", "ambiguous: ...", "division by zero"), and the server is this system's own, so it
+  is set: the model reads ``Error: Function failed. Exception: <the server's message>``.
+- Refusal memory: an agent middleware that short-circuits a run leaves the session untouched by design, so the
+  guardrail saves the refused exchange to the orchestrator's history itself (see above).
+
+README row: HandoffBuilder | handoff_to_* | AgentSession | AgentMiddleware | MCPStreamableHTTPTool |
+OpenAIChatCompletionClient
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any
+
+from agent_framework import (
+    Agent,
+    AgentContext,
+    AgentMiddleware,
+    AgentResponse,
+    HistoryProvider,
+    InMemoryHistoryProvider,
+    MCPStreamableHTTPTool,
+    Message,
+    MiddlewareTermination,
+    Workflow,
+)
+from agent_framework.openai import OpenAIChatCompletionClient, OpenAIChatCompletionOptions
+from agent_framework.orchestrations import HandoffAgentUserRequest, HandoffBuilder
+from openai import AsyncOpenAI
+from pydantic import BaseModel
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GuardrailSpec, SystemSpec
+
+MAX_TOOL_ROUNDS = 8
+MCP_TIMEOUT_S = 60
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+def _latest_user_text(messages: Sequence[Message]) -> str:
+    """The newest user message: the guardrail judges the request, not the history broadcast with it."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text
+    return ""
+
+
+def _answer_text(response: AgentResponse[Any]) -> str:
+    """The agent's final answer: the last assistant text (earlier messages are tool calls and results)."""
+    for message in reversed(response.messages):
+        if message.role == "assistant" and message.text.strip():
+            return message.text
+    return response.text
+
+
+class GuardrailMiddleware(AgentMiddleware):
+    """Judges the latest user message before the orchestrator runs; a refusal ends the turn there."""
+
+    def __init__(self, judge: Agent[Any], policy: GuardrailSpec) -> None:
+        self.judge = judge
+        self.policy = policy
+
+    async def _allowed(self, request: str) -> bool:
+        response = await self.judge.run(request, options={"response_format": Verdict})
+        try:
+            verdict = response.value
+        except ValueError:  # pydantic's ValidationError included
+            return True  # an unreadable verdict must not silently refuse a legitimate request
+        return not isinstance(verdict, Verdict) or verdict.allowed
+
+    async def process(self, context: AgentContext, call_next: Callable[[], Awaitable[None]]) -> None:
+        if await self._allowed(_latest_user_text(context.messages)):
+            await call_next()
+            return
+        refusal = Message("assistant", [self.policy.refusal], author_name=GUARDRAIL)
+        await self._remember(context, refusal)
+        context.result = AgentResponse(messages=[refusal])
+        raise MiddlewareTermination(result=context.result)
+
+    @staticmethod
+    async def _remember(context: AgentContext, refusal: Message) -> None:
+        """Save the refused exchange to the orchestrator's history, as its run would have had it run."""
+        session = context.session
+        providers = getattr(context.agent, "context_providers", [])
+        if session is None:
+            return
+        for provider in providers:
+            if isinstance(provider, HistoryProvider) and provider.load_messages:
+                state = session.state.setdefault(provider.source_id, {})
+                await provider.save_messages(session.session_id, [*context.messages, refusal], state=state)
+
+
+class AgentFrameworkConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.mcp = mcp
+        self.openai = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = OpenAIChatCompletionClient(
+            model=model.model,
+            async_client=self.openai,
+            # The MCP server's tool errors (isError results) are written for the model to recover from.
+            function_invocation_configuration={"max_iterations": MAX_TOOL_ROUNDS, "include_detailed_errors": True},
+        )
+        generation = spec.generation
+        self.settings = OpenAIChatCompletionOptions(
+            temperature=generation.temperature,
+            max_tokens=generation.max_output_tokens,
+            allow_multiple_tool_calls=generation.parallel_tool_calls,
+        )
+        self._stack = AsyncExitStack()
+        self.workflow: Workflow | None = None
+        self._pending: str | None = None  # the request the last answer left open: the next turn replies to it
+
+    async def start(self) -> None:
+        specialists = [await self._specialist(agent) for agent in self.spec.specialists]
+        judge = Agent(
+            client=self.client,
+            instructions=self.spec.guardrail.instructions,
+            name=GUARDRAIL,
+            default_options=self.settings,
+        )
+        orchestrator = Agent(
+            client=self.client,
+            instructions=self.spec.orchestrator_instructions,
+            name=ORCHESTRATOR,
+            default_options=OpenAIChatCompletionOptions(**self.settings, tool_choice="required"),
+            context_providers=[InMemoryHistoryProvider()],
+            middleware=[GuardrailMiddleware(judge, self.spec.guardrail)],
+            require_per_service_call_history_persistence=True,
+        )
+        self.workflow = (
+            HandoffBuilder(name="afbench", participants=[orchestrator, *specialists])
+            .with_start_agent(orchestrator)
+            .add_handoff(orchestrator, specialists)
+            .enable_return_to_previous(False)
+            .build()
+        )
+
+    async def _specialist(self, agent: AgentSpec) -> Agent[Any]:
+        tools = MCPStreamableHTTPTool(
+            name=f"kestrel-{agent.name}",
+            url=self.mcp.url,
+            static_headers=self.mcp.headers,
+            allowed_tools=agent.tools,
+            load_prompts=False,
+            approval_mode="never_require",
+            request_timeout=MCP_TIMEOUT_S,
+        )
+        await self._stack.enter_async_context(tools)
+        return Agent(
+            client=self.client,
+            instructions=agent.instructions,
+            name=agent.name,
+            description=agent.handoff_description,
+            tools=tools,
+            default_options=self.settings,
+            require_per_service_call_history_persistence=True,
+        )
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.workflow is not None, "start() first"
+        if self._pending is None:
+            result = await self.workflow.run(message)
+        else:
+            reply = HandoffAgentUserRequest.create_response(message)
+            result = await self.workflow.run(responses={self._pending: reply})
+        requests = [e for e in result.get_request_info_events() if isinstance(e.data, HandoffAgentUserRequest)]
+        if not requests:
+            raise RuntimeError(f"the handoff workflow ended the turn without an answer: {result.get_final_state()}")
+        request = requests[-1]
+        self._pending = request.request_id
+        answer: AgentResponse[Any] = request.data.agent_response
+        if any(m.author_name == GUARDRAIL for m in answer.messages):
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+        return TurnResult(_answer_text(answer), request.source_executor_id)
+
+    async def aclose(self) -> None:
+        try:
+            await self._stack.aclose()
+        finally:
+            await self.openai.close()
+
+
+class AgentFrameworkBuild(AgentBuild):
+    framework = "agent_framework"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        return await started(AgentFrameworkConversation(spec, model, mcp))
+
+
+BUILD = AgentFrameworkBuild()

@@ -1,0 +1,227 @@
+"""The Google ADK build (``google-adk`` 2.13): an ``LlmAgent`` orchestrator that transfers to two specialists.
+
+How the system maps onto ADK:
+
+- Routing and handoff: LLM-driven delegation, ADK's recommended pattern for a coordinator: the specialists
+  are the orchestrator's ``sub_agents``, so ADK offers it its ``transfer_to_agent`` tool (an ``agent_name``
+  enum of the specialists) and appends their descriptions (each specialist's handoff description) to its
+  instruction. Its function-calling mode is ``ANY`` (``tool_choice="required"``), so it always routes and
+  never answers itself. The chosen specialist then answers the turn; the turn's agent is the author of the
+  final response event.
+- Every turn starts at the orchestrator: the specialists set ``disallow_transfer_to_parent`` and
+  ``disallow_transfer_to_peers``, so they get no transfer tool and ADK hands the next turn back to the root
+  agent (instead of to the agent that answered last, its default).
+- Memory: one ``InMemorySessionService`` session per conversation, run by one ``Runner`` (over an ``App``);
+  ADK replays the session's events (user turns, the transfer, tool calls and results, answers) to each agent,
+  other agents' turns as quoted context.
+- Guardrail: a ``before_model_callback`` on the orchestrator, the first model call of every turn. It asks the
+  same model for a typed verdict (``response_schema=Verdict``: a ``response_format`` JSON schema) on the
+  turn's user message alone; a refusal is returned as the orchestrator's response, so no model call, transfer
+  or tool follows, and the spec's refusal text stays in the session for later turns. An unreadable verdict
+  lets the request through, as the vanilla build does.
+- MCP adapter: one ``McpToolset`` per specialist over ``StreamableHTTPConnectionParams`` with the trial's
+  headers, narrowed to its allow-list by ``tool_filter`` (the tools it is not allowed are neither offered
+  nor callable); its ``tools/list`` answer is cached for the conversation (``tool_list_cache_ttl_seconds``),
+  as the server's tools do not change. ``Runner.close`` closes the toolsets' sessions.
+- Model client: ADK's own OpenAI integration, ``google.adk.integrations.openai.OpenAILlm`` (Chat Completions;
+  the gateway has no Responses API), on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes,
+  with no retries so the gateway sees each request once. Not ``LiteLlm("openai/...")``: ADK 2.x ships this
+  path itself (``google-adk[openai]``), where LiteLLM would add 23 distributions for the same wire format, and
+  ADK's own extras cap it below its newest release (``litellm<1.106.3``; 1.110.2 is out).
+- Instructions are ADK's ``static_instruction``: sent literally, where ``instruction`` would read any
+  ``{name}`` in the spec's text as a session-state placeholder.
+- Generation settings: the spec's ``temperature`` and output cap in every agent's ``generate_content_config``
+  (and the cap as ``OpenAILlm.max_tokens``, so the guardrail's direct call carries it too), sent as
+  ``temperature`` and ``max_tokens``.
+- Tool-loop bound: ``RunConfig.max_llm_calls`` (model calls per turn: the route, then the specialist's loop);
+  ADK raises ``LlmCallsLimitExceededError`` past it, which becomes the vanilla build's "could not finish"
+  answer, added to the session so later turns see the exchange complete.
+- Telemetry and probes: ADK records OpenTelemetry spans only through a tracer provider someone installs (its
+  CLI and web server do; a ``Runner`` does not), and the runner sets ``OTEL_SDK_DISABLED`` and
+  ``ADK_CAPTURE_MESSAGE_CONTENT_IN_SPANS=false``, so nothing is exported and no message text is kept. Each new
+  MCP session first looks for Google Application Default Credentials to set up mTLS (environment, gcloud
+  files, then the GCE metadata server: about 3 s here, per session); the runner's
+  ``GOOGLE_API_USE_CLIENT_CERTIFICATE=false``, the google-auth switch ADK reads, skips that.
+
+Workarounds (google-adk 2.13):
+
+- ``parallel_tool_calls``: ``OpenAILlm`` has no setting for it (its Responses sibling has one) and passes no
+  extra request arguments, so ``_send_parallel_tool_calls`` wraps the client's ``chat.completions.create``
+  to add the spec's value to requests that offer tools, and only those.
+
+Known limitation (not worked around): ADK pairs a tool call with its result by id across the whole session
+(``_get_contents`` maps each call id to one author), so a server that reuses tool-call ids across agents (ids
+unique within one response only) makes agents lose their own earlier calls from their history. OpenAI and the
+common OpenAI-compatible servers issue unique ids; the scripted model does too.
+
+README row: sub_agents | transfer_to_agent | InMemorySessionService | before_model_callback | McpToolset | OpenAILlm
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from google.adk.agents import LlmAgent, RunConfig
+from google.adk.agents.callback_context import CallbackContext
+from google.adk.agents.invocation_context import LlmCallsLimitExceededError
+from google.adk.apps import App
+from google.adk.events import Event
+from google.adk.integrations.openai import OpenAILlm
+from google.adk.models.llm_request import LlmRequest
+from google.adk.models.llm_response import LlmResponse
+from google.adk.runners import Runner
+from google.adk.sessions import InMemorySessionService
+from google.adk.tools.mcp_tool import McpToolset, StreamableHTTPConnectionParams
+from google.genai import types
+from openai import AsyncOpenAI
+from pydantic import BaseModel, ValidationError
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+
+APP_NAME = "afbench"
+USER_ID = "user"
+MAX_LLM_CALLS = 10  # per user turn: the orchestrator's transfer, then the specialist's tool loop
+TOOL_LIST_CACHE_S = 3600.0
+GAVE_UP = "I could not finish this request within the allowed number of tool calls."
+
+
+class Verdict(BaseModel):
+    allowed: bool
+    reason: str
+
+
+def _send_parallel_tool_calls(client: AsyncOpenAI, parallel_tool_calls: bool) -> None:
+    """Add ``parallel_tool_calls`` to this client's chat completions that offer tools (see the docstring)."""
+    completions = client.chat.completions
+    create: Callable[..., Awaitable[Any]] = completions.create
+
+    async def create_with_tool_settings(**params: Any) -> Any:
+        if params.get("tools"):
+            params["parallel_tool_calls"] = parallel_tool_calls
+        return await create(**params)
+
+    completions.create = create_with_tool_settings  # type: ignore[method-assign]
+
+
+def _text(content: types.Content | None) -> str:
+    return "".join(part.text or "" for part in (content.parts or []) if not part.thought) if content else ""
+
+
+class GoogleAdkConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.mcp = mcp
+        generation = spec.generation
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        _send_parallel_tool_calls(self.client, generation.parallel_tool_calls)
+        self.model = OpenAILlm(model=model.model, client=self.client, max_tokens=generation.max_output_tokens)
+        self.generation = types.GenerateContentConfig(
+            temperature=generation.temperature, max_output_tokens=generation.max_output_tokens
+        )
+        self.sessions = InMemorySessionService()
+        self.run_config = RunConfig(max_llm_calls=MAX_LLM_CALLS)
+        self.runner: Runner | None = None
+        self.session_id = ""
+        self._refused = False
+
+    async def start(self) -> None:
+        orchestrator = LlmAgent(
+            name=ORCHESTRATOR,
+            description="Routes each request to the one specialist who answers it.",
+            model=self.model,
+            static_instruction=self.spec.orchestrator_instructions,
+            generate_content_config=self.generation.model_copy(
+                update={
+                    "tool_config": types.ToolConfig(
+                        function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.ANY)
+                    )
+                }
+            ),
+            sub_agents=[self._specialist(agent) for agent in self.spec.specialists],
+            before_model_callback=self._guardrail,
+        )
+        self.runner = Runner(app=App(name=APP_NAME, root_agent=orchestrator), session_service=self.sessions)
+        session = await self.sessions.create_session(app_name=APP_NAME, user_id=USER_ID, session_id=str(uuid.uuid4()))
+        self.session_id = session.id
+
+    def _specialist(self, agent: AgentSpec) -> LlmAgent:
+        toolset = McpToolset(
+            connection_params=StreamableHTTPConnectionParams(url=self.mcp.url, headers=self.mcp.headers),
+            tool_filter=list(agent.tools),
+            tool_list_cache_ttl_seconds=TOOL_LIST_CACHE_S,
+        )
+        return LlmAgent(
+            name=agent.name,
+            description=agent.handoff_description,
+            model=self.model,
+            static_instruction=agent.instructions,
+            generate_content_config=self.generation,
+            tools=[toolset],
+            disallow_transfer_to_parent=True,
+            disallow_transfer_to_peers=True,
+        )
+
+    async def _guardrail(self, context: CallbackContext, _request: LlmRequest) -> LlmResponse | None:
+        """The orchestrator's ``before_model_callback``: judge the turn's request before it is routed."""
+        if await self._allowed(_text(context.user_content)):
+            return None
+        self._refused = True
+        return LlmResponse(content=types.Content(role="model", parts=[types.Part(text=self.spec.guardrail.refusal)]))
+
+    async def _allowed(self, message: str) -> bool:
+        request = LlmRequest(
+            contents=[types.Content(role="user", parts=[types.Part(text=message)])],
+            config=self.generation.model_copy(
+                update={"system_instruction": self.spec.guardrail.instructions, "response_schema": Verdict}
+            ),
+        )
+        text = ""
+        async for response in self.model.generate_content_async(request):
+            text = _text(response.content) or text
+        try:
+            return Verdict.model_validate_json(text).allowed
+        except ValidationError:
+            return True  # an unreadable verdict must not silently refuse a legitimate request
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.runner is not None, "start() first"
+        self._refused = False
+        answer, author, latest = "", ORCHESTRATOR, ORCHESTRATOR
+        content = types.Content(role="user", parts=[types.Part(text=message)])
+        try:
+            async for event in self.runner.run_async(
+                user_id=USER_ID, session_id=self.session_id, new_message=content, run_config=self.run_config
+            ):
+                latest = event.author
+                if event.is_final_response() and _text(event.content):
+                    answer, author = _text(event.content), event.author
+        except LlmCallsLimitExceededError:
+            await self._remember(latest, GAVE_UP)
+            return TurnResult(GAVE_UP, latest)
+        return TurnResult(answer, GUARDRAIL if self._refused else author)
+
+    async def _remember(self, author: str, text: str) -> None:
+        session = await self.sessions.get_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)
+        if session is not None:
+            reply = Event(author=author, content=types.Content(role="model", parts=[types.Part(text=text)]))
+            await self.sessions.append_event(session, reply)
+
+    async def aclose(self) -> None:
+        try:
+            if self.runner is not None:
+                await self.runner.close()
+        finally:
+            await self.client.close()
+
+
+class GoogleAdkBuild(AgentBuild):
+    framework = "google_adk"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        return await started(GoogleAdkConversation(spec, model, mcp))
+
+
+BUILD = GoogleAdkBuild()

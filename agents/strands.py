@@ -1,0 +1,256 @@
+"""The Strands Agents build (``strands-agents`` 1.62): an orchestrator agent with the specialists as delegate tools.
+
+How the system maps onto Strands:
+
+- Routing and handoff: *agents as tools*, the pattern Strands' multi-agent guide recommends for an orchestrator
+  that picks a specialist (``Swarm`` is for peers handing work around, ``Graph`` for a fixed flow). Each
+  specialist ``Agent`` is wrapped with ``as_tool(delegate=True)``: a tool named for the agent, described by its
+  handoff description, that takes an ``input`` text the orchestrator writes. ``delegate=True`` (1.53+) makes
+  the specialist's answer the turn's final answer, with no second, relaying orchestrator call, and allows only
+  that one tool call in the orchestrator's turn. The orchestrator is forced to delegate (never to answer itself,
+  as its instructions say) by an ``InvokeModelStage.Input`` middleware that sets ``tool_choice`` to "any tool"
+  (``required`` on the wire). The turn's agent is the delegate tool that returned successfully, seen by an
+  ``AfterToolCallEvent`` hook.
+- Memory: each ``Agent`` keeps its conversation (``agent.messages``) under a ``SlidingWindowConversationManager``
+  (Strands' default, given explicitly). The orchestrator's holds every turn (user text, delegation call, the
+  answer), so it routes a follow-up in the light of what came before and writes that context into the
+  specialist's ``input``; each specialist keeps its own earlier exchanges too (``preserve_context=True``; the
+  default, ``False``, would start every delegation from nothing).
+- Guardrail: a hook provider on the orchestrator's ``BeforeInvocationEvent``, which fires before any model
+  call or tool: a guardrail ``Agent`` with ``structured_output_model=Verdict`` (structured output through a
+  ``Verdict`` tool, Strands' way on OpenAI models) judges the invocation's user text alone, a fresh agent per
+  request so no earlier verdict colours it. A refusal sets ``event.cancel`` to the spec's refusal: Strands
+  then ends the invocation with that text as the assistant's message, without recording the refused request in
+  the orchestrator's memory. An unreadable verdict (``StructuredOutputException``) lets the request through,
+  as the vanilla build does.
+- MCP adapter: one ``MCPClient`` per specialist over streamable HTTP (``url`` plus the trial's ``headers``),
+  narrowed to the specialist's allow-list by ``tool_filters={"allowed": [...]}`` and passed to that agent as a
+  tool provider, the "managed integration" Strands' MCP guide recommends: the agent starts the client (its own
+  background thread and session) and ``Agent.cleanup()`` stops it. Tools outside the allow-list are neither
+  offered nor callable (an invented name gets Strands' unknown-tool error result).
+- Model client: ``strands.models.openai.OpenAIModel`` (Chat Completions, streamed, the provider's default) on an
+  ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with ``max_retries=0`` so every request the
+  gateway sees is one the agents made (Strands' own retry strategy, left at its default, retries throttling
+  only).
+- Generation settings: ``temperature`` and ``max_tokens`` are the model's ``params``, which Strands sends on
+  every request; ``parallel_tool_calls`` is added by ``GatewayModel.format_request`` only to requests that
+  offer tools (every request here does: specialists, delegate tools, the ``Verdict`` tool), since ``params``
+  cannot tell the two apart and OpenAI rejects it without tools.
+- Tool-loop bound: a ``ModelCallBudget`` hook on each specialist cancels the model call past its budget with
+  the vanilla build's "could not finish" answer (``BeforeModelCallEvent.cancel``), ending its turn cleanly.
+
+Tracing: Strands emits OpenTelemetry spans through the global tracer provider, which exports nothing unless
+``StrandsTelemetry`` is set up (this build never does); the runner's ``OTEL_SDK_DISABLED=true`` also turns the
+OpenTelemetry SDK off. ``callback_handler=None`` keeps Strands from printing the streamed text.
+
+Workarounds, two:
+
+- ``OpenAIModel`` sends its ``params`` on every request, so ``parallel_tool_calls`` is added per request by a
+  small subclass (``GatewayModel``) instead (no upstream issue found).
+- Strands' loop bound, ``limits={"turns": ...}`` (1.62), is an argument of each ``invoke_async`` call, and a
+  delegate tool invokes its agent without one; an agent-level limit is still open upstream
+  (strands-agents/harness-sdk#2124), hence the ``ModelCallBudget`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from openai import AsyncOpenAI
+from pydantic import BaseModel, Field
+from strands import Agent
+from strands.agent.conversation_manager import SlidingWindowConversationManager
+from strands.hooks import AfterToolCallEvent, BeforeInvocationEvent, BeforeModelCallEvent, HookProvider, HookRegistry
+from strands.middleware import InvokeModelContext, InvokeModelStage
+from strands.models.openai import OpenAIModel
+from strands.tools.mcp import MCPClient
+from strands.types.content import Messages
+from strands.types.exceptions import StructuredOutputException
+from strands.types.tools import ToolChoice, ToolChoiceAny, ToolChoiceAnyDict, ToolSpec
+
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
+
+MAX_SPECIALIST_CALLS = 8  # the vanilla build's MAX_TOOL_ROUNDS
+GAVE_UP = "I could not finish this request within the allowed number of tool calls."
+ANY_TOOL: ToolChoiceAnyDict = {"any": ToolChoiceAny()}  # Strands' tool choice for "call a tool" (``required``)
+
+
+class Verdict(BaseModel):
+    """The guardrail's decision on the user's latest request."""
+
+    allowed: bool = Field(description="True if the request may be answered, false if policy refuses it.")
+    reason: str = Field(description="A short reason for the decision.")
+
+
+class GatewayModel(OpenAIModel):
+    """``OpenAIModel`` with the spec's generation settings: ``params`` on every request, ``parallel_tool_calls``
+    only on requests that offer tools (``params`` would send it on all of them)."""
+
+    def __init__(self, client: AsyncOpenAI, model_id: str, generation: GenerationSettings) -> None:
+        params = {"temperature": generation.temperature, "max_tokens": generation.max_output_tokens}
+        super().__init__(client=client, model_id=model_id, params=params)
+        self.parallel_tool_calls = generation.parallel_tool_calls
+
+    def format_request(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        tool_choice: ToolChoice | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        request = super().format_request(messages, tool_specs, system_prompt, tool_choice, **kwargs)
+        if request.get("tools"):
+            request["parallel_tool_calls"] = self.parallel_tool_calls
+        return request
+
+
+def _user_text(messages: Messages | None) -> str:
+    """The text of the invocation's newest user message: the guardrail judges the request, not the history."""
+    for message in reversed(messages or []):
+        if message["role"] == "user":
+            return "\n".join(block["text"] for block in message["content"] if "text" in block)
+    return ""
+
+
+class InputGuardrail(HookProvider):
+    """Judges each invocation's user input before the agent runs, and cancels a refused one with the refusal."""
+
+    def __init__(self, spec: SystemSpec, model: OpenAIModel) -> None:
+        self.spec = spec
+        self.model = model
+        self.refused = False
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeInvocationEvent, self.judge)
+
+    async def judge(self, event: BeforeInvocationEvent) -> None:
+        self.refused = False
+        judge = Agent(
+            model=self.model,
+            system_prompt=self.spec.guardrail.instructions,
+            name=GUARDRAIL,
+            structured_output_model=Verdict,
+            callback_handler=None,
+        )
+        try:
+            verdict = (await judge.invoke_async(_user_text(event.messages))).structured_output
+        except StructuredOutputException:
+            return  # an unreadable verdict must not silently refuse a legitimate request
+        if isinstance(verdict, Verdict) and not verdict.allowed:
+            self.refused = True
+            event.cancel = self.spec.guardrail.refusal
+
+
+class ModelCallBudget(HookProvider):
+    """At most ``limit`` model calls per invocation; the next is cancelled with the "could not finish" answer."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.calls = 0
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeInvocationEvent, self.reset)
+        registry.add_callback(BeforeModelCallEvent, self.count)
+
+    def reset(self, event: BeforeInvocationEvent) -> None:
+        self.calls = 0
+
+    def count(self, event: BeforeModelCallEvent) -> None:
+        self.calls += 1
+        if self.calls > self.limit:
+            event.cancel = GAVE_UP
+
+
+def _must_delegate(context: InvokeModelContext) -> InvokeModelContext:
+    """The orchestrator never answers itself: every one of its model calls must call a (delegate) tool."""
+    return context.replace(tool_choice=ANY_TOOL)
+
+
+class StrandsConversation:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+        self.spec = spec
+        self.mcp = mcp
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.model = GatewayModel(self.client, model.model, spec.generation)
+        self.guardrail = InputGuardrail(spec, self.model)
+        self.specialists: list[Agent] = []
+        self.orchestrator: Agent | None = None
+        self.route: str | None = None
+
+    async def start(self) -> None:
+        # Creating an agent connects its MCP client and lists its tools, blocking: off the event loop.
+        for agent in self.spec.specialists:
+            self.specialists.append(await asyncio.to_thread(self._specialist, agent))
+        delegates = [
+            specialist.as_tool(
+                name=agent.name,
+                description=f"Hand the request to the {agent.title}: {agent.handoff_description}",
+                preserve_context=True,
+                delegate=True,
+            )
+            for agent, specialist in zip(self.spec.specialists, self.specialists, strict=True)
+        ]
+        self.orchestrator = Agent(
+            model=self.model,
+            system_prompt=self.spec.orchestrator_instructions,
+            name=ORCHESTRATOR,
+            tools=list(delegates),
+            conversation_manager=SlidingWindowConversationManager(),
+            hooks=[self.guardrail],
+            callback_handler=None,
+        )
+        self.orchestrator.add_middleware(InvokeModelStage.Input, _must_delegate)
+        self.orchestrator.add_hook(self._delegated, AfterToolCallEvent)
+
+    def _specialist(self, agent: AgentSpec) -> Agent:
+        tools = MCPClient(
+            url=self.mcp.url,
+            headers=self.mcp.headers,
+            tool_filters={"allowed": list(agent.tools)},
+            application_name="afbench",
+        )
+        return Agent(
+            model=self.model,
+            system_prompt=agent.instructions,
+            name=agent.name,
+            description=agent.handoff_description,
+            tools=[tools],
+            conversation_manager=SlidingWindowConversationManager(),
+            hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
+            callback_handler=None,
+        )
+
+    def _delegated(self, event: AfterToolCallEvent) -> None:
+        name = event.tool_use["name"]
+        if name in self.spec.routes and event.result.get("status") == "success":
+            self.route = name
+
+    async def send(self, message: str) -> TurnResult:
+        assert self.orchestrator is not None, "start() first"
+        self.route = None
+        result = await self.orchestrator.invoke_async(message)
+        if self.guardrail.refused:
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+        if self.route is None:
+            raise RuntimeError(f"the orchestrator did not delegate: {result.message}")
+        return TurnResult(str(result).strip(), self.route)
+
+    async def aclose(self) -> None:
+        try:
+            for specialist in self.specialists:
+                await asyncio.to_thread(specialist.cleanup)  # stops its MCP client (joins its thread)
+        finally:
+            await self.client.close()
+
+
+class StrandsBuild(AgentBuild):
+    framework = "strands"
+
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+        return await started(StrandsConversation(spec, model, mcp))
+
+
+BUILD = StrandsBuild()
