@@ -54,7 +54,8 @@ Known limitation (not worked around): ADK pairs a tool call with its result by i
 unique within one response only) makes agents lose their own earlier calls from their history. OpenAI and the
 common OpenAI-compatible servers issue unique ids; the scripted model does too.
 
-README row: sub_agents | transfer_to_agent | InMemorySessionService | before_model_callback | McpToolset | OpenAILlm
+Cost, left as ADK does it: an MCP tool's function response is ADK's dump of the whole ``CallToolResult`` (the text
+content and the ``structuredContent`` beside it), so the model reads every tool result's data twice.
 """
 
 from __future__ import annotations
