@@ -19,6 +19,10 @@ RESULTS_FILE = "results.jsonl"
 RUN_FILE = "run.json"
 
 TrialStatus = Literal["completed", "infra_error"]
+# How a faulted trial ended, classified from the outside (benchmark.scoring.resilience says how). A task
+# expects recovered or graceful; ``failed`` is the rest: no exception, but an answer that neither passes
+# nor says the request could not be completed.
+ResilienceOutcome = Literal["recovered", "graceful", "failed", "crashed", "hung", "unsafe"]
 TokensSource = Literal["counted", "upstream", "mixed", "none"]
 
 
@@ -76,6 +80,10 @@ class ModelCall(_Record):
     cut_off: Literal["trial_end", "upstream_timeout", "client_closed", "stream_broken"] | None = Field(
         default=None, description="Why the reply is incomplete (the gateway's CallRecord.cut_off); None: whole."
     )
+    fault: str | None = Field(
+        default=None,
+        description="The kind of fault the gateway injected into this call (a ModelFault kind); None: none.",
+    )
 
 
 class ToolCall(_Record):
@@ -87,6 +95,7 @@ class ToolCall(_Record):
     outcome: str
     error_code: str | None = None
     latency_ms: float | None = None
+    fault: str | None = Field(default=None, description="The kind of fault the server injected into this call.")
 
 
 class CheckResult(_Record):
@@ -129,6 +138,16 @@ class TrialScore(_Record):
         return sum(t.calls_matched for t in self.turns)
 
 
+class Resilience(_Record):
+    """The fault a resilience task injected into the trial, and how the trial ended under it."""
+
+    side: Literal["model", "tool"]
+    kind: str = Field(description="The fault kind: a ModelFault or ToolFault kind.")
+    expected: Literal["recovered", "graceful"]
+    outcome: ResilienceOutcome | None = Field(description="None: an infrastructure error, not classified.")
+    why: str = Field(default="", description="What decided the outcome, in one line.")
+
+
 class WorkerInfo(_Record):
     pid: int
     import_s: float = Field(description="Cold import time of the build module in a fresh worker process.")
@@ -160,6 +179,7 @@ class TrialRecord(_Record):
     overhead_s: float = Field(default=0.0, description="wall - model time - tool time.")
     cost_usd: float | None = None
     worker: WorkerInfo | None = None
+    resilience: Resilience | None = Field(default=None, description="Resilience tasks: the fault and the outcome.")
 
     @property
     def passed(self) -> bool:

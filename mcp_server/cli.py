@@ -20,6 +20,7 @@ from typing import Any
 
 from mcp_server import log_redaction
 from mcp_server.config import ServerConfig, default_sessions_db
+from mcp_server.faults import FaultPlanError, ToolFault, load_plan
 from mcp_server.gate import Caller, GateSettings, is_loopback
 from mcp_server.loadtest import add_arguments as add_loadtest_arguments
 from mcp_server.store import OWNER_NAME, ApiKey, KeyNameError, KeyStore, Limits, StoreError
@@ -93,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--warm-up",
         action="store_true",
         help="before listening, call each tool once so the first real call pays no start-up cost",
+    )
+    serve.add_argument(
+        "--fault-plan",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help='JSON {"<trial id>": {"kind": ..., "tool": ..., "nth": ..., "times": ...}}: inject faults into '
+        "those trials' tool calls (for resilience benchmarks; see mcp_server/faults.py)",
     )
     serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error", "critical"])
 
@@ -224,9 +233,17 @@ async def _usage(args: argparse.Namespace) -> int:
                 print(f"no calls recorded for trial '{args.trial}'")
             else:
                 _print_table(
-                    ["time", "key", "tool", "outcome", "ms", "arguments"],
+                    ["time", "key", "tool", "outcome", "ms", "fault", "arguments"],
                     [
-                        [r["time"], r["key"], r["tool"], r["outcome"], r["latency_ms"], json.dumps(r["arguments"])[:80]]
+                        [
+                            r["time"],
+                            r["key"],
+                            r["tool"],
+                            r["outcome"],
+                            r["latency_ms"],
+                            r["fault"] or "",
+                            json.dumps(r["arguments"])[:80],
+                        ]
                         for r in rows
                     ],
                 )
@@ -280,11 +297,13 @@ async def _serve(args: argparse.Namespace) -> int:
     _serve_settings(args)
     if args.sql_database is not None:
         args.sql_database = _sql_database(args.sql_database)
+    plan = _fault_plan(args.fault_plan, args.transport) if args.fault_plan is not None else {}
     config = ServerConfig(
         db_path=args.db or default_sessions_db(),
         sql_database=args.sql_database,
         weather_provider=args.weather_provider,
         search_provider=args.search_provider,
+        fault_plan=plan,
     )
     if args.transport == "stdio":
         return await _serve_stdio(config, args.warm_up)
@@ -312,6 +331,24 @@ def _sql_database(path: Path) -> Path:
         return check_database(path)
     except ToolError as exc:
         raise UsageError(f"--sql-database: {exc.message}") from None
+
+
+def _fault_plan(path: Path, transport: str) -> dict[str, ToolFault]:
+    from mcp_server.catalog import TOOL_NAMES
+
+    try:
+        plan = load_plan(path, frozenset(TOOL_NAMES))
+    except FaultPlanError as exc:
+        raise UsageError(f"--fault-plan {exc}") from None
+    if transport == "stdio":
+        expiring = [trial for trial, fault in plan.items() if fault.kind == "session_expired"]
+        if expiring:
+            raise UsageError(
+                f"--fault-plan {path}: session_expired (trial {expiring[0]}) needs --transport http: "
+                "a stdio server has one session and cannot lose it"
+            )
+    print(f"fault plan {path}: faults will be injected into {len(plan)} trial(s)", file=sys.stderr, flush=True)
+    return plan
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -1,11 +1,14 @@
-"""Server configuration: where the sessions database and the SQL database are, which providers, which bounds."""
+"""Server configuration: where the sessions database and the SQL database are, which providers, which bounds,
+and which faults to inject (none unless a fault plan is given; see ``faults.py``)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mcp_server.faults import ToolFault
 from tools._paths import cache_dir
 
 
@@ -22,3 +25,6 @@ class ServerConfig:
     search_provider: str | None = None  # None: AFBENCH_SEARCH_PROVIDER or 'offline'
     call_timeout_s: float = 30.0
     max_argument_bytes: int = 64 * 1024
+    fault_plan: Mapping[str, ToolFault] = field(default_factory=dict)  # trial id → fault; empty: no faults
+    fault_timeout_s: float = 2.0  # how long a tool_timeout fault waits before its timeout error
+    oversized_result_bytes: int = 1_000_000  # the text size of an oversized_result fault's result

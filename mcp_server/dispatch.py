@@ -4,6 +4,10 @@ Order matters: an unknown tool is refused without touching quotas; a known one i
 atomically (the store), then its arguments validated, then run under a time limit. Whatever happens, the
 usage row gets an outcome and a latency (``cancelled`` when the client goes away first), and the caller gets
 a specific, machine-readable error — an exception inside a tool never takes the server down.
+
+With a fault plan (``faults.py``) the call is counted for its trial before the store sees it, and a planned
+fault replaces the run (an ``unavailable`` or ``timeout`` error result, a JSON-RPC error) or changes what
+follows it (a padded result, an expired session).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from pydantic import ValidationError
 
 from mcp_server.catalog import ToolSpec
 from mcp_server.config import ServerConfig
+from mcp_server.faults import REPLACES_THE_CALL, UNAVAILABLE, FaultInjector, ToolFault, padded_text
 from mcp_server.gate import Caller
-from mcp_server.jsonrpc import first_lone_surrogate
+from mcp_server.jsonrpc import INTERNAL_ERROR, first_lone_surrogate
 from mcp_server.store import CallContext, KeyRevoked, KeyStore, QuotaExceeded
 from tools.errors import ErrorCode, ToolError
 
@@ -32,16 +37,26 @@ log = logging.getLogger("afbench.dispatch")
 class ToolOutcome:
     structured: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    rpc_error: dict[str, Any] | None = None  # a JSON-RPC error (code, message, data) to answer instead of a result
+    padded_to: int | None = None  # oversized_result: the text's size in bytes
 
     @property
     def is_error(self) -> bool:
-        return self.error is not None
+        return self.error is not None or self.rpc_error is not None
+
+    @property
+    def error_code(self) -> str | None:
+        if self.error is not None:
+            return str(self.error["code"])
+        return "internal_error" if self.rpc_error is not None else None
 
     @property
     def text(self) -> str:
         """Success: the structured result as JSON. Error: ``{"error": {...}}`` as JSON, which a model reads
         as easily as prose and a program can parse (error results carry no structured content: it would not
         match the tool's output schema, and clients such as the MCP Inspector validate it even on errors)."""
+        if self.padded_to is not None and self.structured is not None:
+            return padded_text(self.structured, self.padded_to)
         payload = {"error": self.error} if self.error is not None else self.structured
         return json.dumps(payload, ensure_ascii=False, indent=2)
 
@@ -75,6 +90,7 @@ class Dispatcher:
         self.tools = {tool.name: tool for tool in tools}
         self.store = store
         self.config = config
+        self.faults = FaultInjector(config.fault_plan)
 
     async def call(self, name: str, arguments: Any, caller: Caller, mcp_session: str | None = None) -> ToolOutcome:
         spec = self.tools.get(name)
@@ -93,33 +109,70 @@ class Dispatcher:
         if not isinstance(logged, dict):
             logged = {"_not_an_object": encoded[:200]}
         context = CallContext(caller.key, caller.transport, mcp_session, caller.trial_id)
+        fault = self.faults.next_call(caller.trial_id, name) if self.faults else None
+        replaced = fault is not None and fault.kind in REPLACES_THE_CALL
         started = time.perf_counter()
-        reservation = await self.store.begin_call(context, name, logged)
+        reservation = await self.store.begin_call(
+            context, name, logged, fault=fault.kind if fault else None, charged=not replaced
+        )
         if isinstance(reservation, QuotaExceeded):
             return ToolOutcome(error=reservation.as_dict() | {"message": reservation.message()})
         if isinstance(reservation, KeyRevoked):
             return ToolOutcome(error=reservation.as_dict())
-        if surrogate_at is not None:
-            outcome = _error(
-                ErrorCode.INVALID_ARGUMENT.value,
-                f"invalid arguments: {surrogate_at} contains a lone UTF-16 surrogate, which is not valid Unicode",
-                where=surrogate_at,
-            )
-        else:
-            try:
+        try:
+            if fault is not None and replaced:
+                outcome = await self._replace(spec, fault, caller)
+            elif surrogate_at is not None:
+                outcome = _error(
+                    ErrorCode.INVALID_ARGUMENT.value,
+                    f"invalid arguments: {surrogate_at} contains a lone UTF-16 surrogate, which is not valid Unicode",
+                    where=surrogate_at,
+                )
+            else:
                 outcome = await self._run(spec, arguments, too_large)
-            except anyio.get_cancelled_exc_class():
-                # The client went away (or cancelled the request): say so in the log, then let it unwind.
-                # anyio re-delivers a cancellation at every await of a cancelled scope, hence the shield.
-                latency = (time.perf_counter() - started) * 1000
-                with anyio.CancelScope(shield=True):
-                    await self.store.finish_call(reservation, "cancelled", latency, "cancelled")
-                raise
-        error_code = outcome.error["code"] if outcome.error else None
+        except anyio.get_cancelled_exc_class():
+            # The client went away (or cancelled the request): say so in the log, then let it unwind.
+            # anyio re-delivers a cancellation at every await of a cancelled scope, hence the shield.
+            latency = (time.perf_counter() - started) * 1000
+            with anyio.CancelScope(shield=True):
+                await self.store.finish_call(reservation, "cancelled", latency, "cancelled")
+            raise
+        if fault is not None and fault.kind == "oversized_result" and outcome.structured is not None:
+            outcome = ToolOutcome(structured=outcome.structured, padded_to=self.config.oversized_result_bytes)
         await self.store.finish_call(
-            reservation, "error" if outcome.is_error else "ok", (time.perf_counter() - started) * 1000, error_code
+            reservation,
+            "error" if outcome.is_error else "ok",
+            (time.perf_counter() - started) * 1000,
+            outcome.error_code,
         )
+        if fault is not None and fault.kind == "session_expired" and mcp_session is not None:
+            self.faults.expire(mcp_session)  # the transport ends the session once this result is sent
         return outcome
+
+    async def _replace(self, spec: ToolSpec, fault: ToolFault, caller: Caller) -> ToolOutcome:
+        """What a fault that replaces the tool's run answers (the tool does not run)."""
+        log.info("injecting %s into a call of %s (trial %s)", fault.kind, spec.name, caller.trial_id)
+        if fault.kind == "tool_unavailable":
+            return _error(
+                UNAVAILABLE,
+                f"{spec.name} is temporarily unavailable; try again",
+                retryable=True,
+            )
+        if fault.kind == "tool_timeout":
+            # The same answer as a tool that runs past its limit, after a short fixed wait (see faults.py).
+            await anyio.sleep(self.config.fault_timeout_s)
+            return _error(
+                ErrorCode.TIMEOUT.value,
+                f"{spec.name} took longer than {self.config.fault_timeout_s:g} s",
+                limit_s=self.config.fault_timeout_s,
+            )
+        return ToolOutcome(
+            rpc_error={
+                "code": INTERNAL_ERROR,
+                "message": f"Internal error: the server failed while handling tools/call for '{spec.name}'",
+                "data": {"tool": spec.name},
+            }
+        )
 
     async def _run(self, spec: ToolSpec, arguments: Any, too_large: bool) -> ToolOutcome:
         if too_large:

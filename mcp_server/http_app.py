@@ -108,7 +108,11 @@ class Router:
         self.runtime = runtime
         self.manager = sdk.streamable_http_manager(runtime.server, MAX_BODY_BYTES)
         self.front = HttpFront(
-            self.manager.handle_request, sdk.protocol(runtime.server), MAX_BODY_BYTES, sdk.SESSION_IDLE_TIMEOUT_S
+            self.manager.handle_request,
+            sdk.protocol(runtime.server),
+            MAX_BODY_BYTES,
+            sdk.SESSION_IDLE_TIMEOUT_S,
+            runtime.dispatcher.faults.is_expired,
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -117,7 +121,8 @@ class Router:
             return
         path = scope["path"].rstrip("/") or "/"
         if scope["type"] == "websocket" and path == "/ws":
-            await serve_websocket(self.runtime.server, self.runtime.store, scope, receive, send)
+            faults = self.runtime.dispatcher.faults
+            await serve_websocket(self.runtime.server, self.runtime.store, scope, receive, send, faults.is_expired)
         elif scope["type"] == "http" and path == "/mcp":
             await self.front(scope, receive, send)
         elif scope["type"] == "http" and path == "/healthz":

@@ -6,6 +6,10 @@ over-long integer id or deep nesting (HTTP 500 and a traceback there; ``-32700``
 envelope or a batch (``-32602`` with id ``"server-error"`` there; ``-32600`` with id ``null`` here), ids of
 the wrong type (202 and silence there), and ``7`` beside ``"7"`` (one never answered there: it keys
 requests by ``str(id)``). GET (the server's event stream) and DELETE pass through unchanged.
+
+A session that a ``session_expired`` fault ended (``faults.py``) answers every later request with HTTP 404,
+as the specification says for a session the server no longer has; the SDK's session is ended too (by a
+DELETE forwarded for it) once the POST whose call expired it has been answered.
 """
 
 from __future__ import annotations
@@ -37,17 +41,27 @@ class _Session:
 
 class HttpFront:
     def __init__(
-        self, manager_app: SSEApp, protocol: Protocol, max_body_bytes: int, session_idle_timeout_s: float
+        self,
+        manager_app: SSEApp,
+        protocol: Protocol,
+        max_body_bytes: int,
+        session_idle_timeout_s: float,
+        is_expired: Callable[[str], bool] = lambda session_id: False,
     ) -> None:
         self.manager_app = manager_app
         self.protocol = protocol
         self.max_body_bytes = max_body_bytes
         self.idle_timeout_s = session_idle_timeout_s
+        self.is_expired = is_expired
         self._sessions: dict[str, _Session] = {}
         self._opened_since_prune = 0
+        self._ended: set[str] = set()  # expired sessions whose SDK session has been ended
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         session_id = _header(scope, SESSION_HEADER)
+        if session_id is not None and self.is_expired(session_id):
+            await self._expired(scope, receive, send)
+            return
         if scope["method"] != "POST":
             status = await _status_of(self.manager_app, scope, receive, send)
             if scope["method"] == "DELETE" and session_id is not None and status is not None and status < 300:
@@ -82,6 +96,9 @@ class HttpFront:
             await _send_json(send, 202, None)  # a notification with nothing to do
             return
         rewriter = await self._forward(scope, receive, send, guard, message, admission.payload)
+        if session_id is not None and self.is_expired(session_id) and session_id not in self._ended:
+            await self._end_sdk_session(scope, session_id)
+            return
         if rewriter.status is None or rewriter.status >= 300:
             return
         if message.kind == "request" and message.method == "initialize" and rewriter.session_id is not None:
@@ -89,6 +106,33 @@ class HttpFront:
             self._remember(rewriter.session_id, guard)
         elif session_id is not None and not known:
             self._remember(session_id, guard)  # the SDK knows the session: keep its guard from now on
+
+    async def _expired(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """HTTP 404 for a request on an expired session, with the request's id when it is one."""
+        request_id: Id | None = None
+        if scope["method"] == "POST":
+            body = await _read_body(receive, self.max_body_bytes)
+            try:
+                message = jsonrpc.parse(body) if body else None
+            except jsonrpc.WireError:
+                message = None
+            request_id = message.id if message is not None and message.kind == "request" else None
+        error = jsonrpc.error_response(request_id, jsonrpc.INVALID_REQUEST, "Session not found: initialize again")
+        await _send_json(send, 404, error)
+
+    async def _end_sdk_session(self, scope: Scope, session_id: str) -> None:
+        """End the SDK's side of an expired session (its streams, its task) with a DELETE, as a client would."""
+        self._ended.add(session_id)
+        self._sessions.pop(session_id, None)
+        headers = [(k, v) for k, v in scope["headers"] if k not in (b"content-length", b"content-type")]
+
+        async def no_body() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def discard(message: Message) -> None:
+            return None
+
+        await self.manager_app(dict(scope, method="DELETE", headers=headers), no_body, discard)
 
     def _guard(self, session_id: str | None, message: jsonrpc.Message) -> tuple[SessionGuard | None, bool]:
         """The session's guard, and whether this front already keeps it."""

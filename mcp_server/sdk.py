@@ -30,6 +30,8 @@ from mcp_server.prompts import PROMPTS, find_prompt
 from mcp_server.resources import ResourceSpec
 from mcp_server.session_guard import Protocol
 
+log = logging.getLogger("afbench.sdk")
+
 SERVER_NAME = "afbench"
 INSTRUCTIONS = (
     "Tools of Kestrel Systems Ltd: calculator, weather, document search, read-only SQL over business data and "
@@ -93,15 +95,29 @@ def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Serve
     async def list_tools() -> list[types.Tool]:
         return listed
 
-    @server.call_tool(validate_input=False)  # type: ignore[untyped-decorator]
-    async def call_tool(name: str, arguments: dict[str, Any]) -> types.CallToolResult:
+    async def call_tool(request: types.CallToolRequest) -> types.ServerResult:
+        # Registered as the request handler itself, not through ``server.call_tool()``: that wrapper turns
+        # every exception (McpError included) into an error *result*, and a jsonrpc_error fault must answer
+        # a JSON-RPC error. Arguments are validated in dispatch, so the wrapper's checks are not missed.
         caller, session_id = _current_caller(server)
-        outcome = await dispatcher.call(name, arguments, caller, session_id)
-        return types.CallToolResult(
-            content=[types.TextContent(type="text", text=outcome.text)],
-            structuredContent=outcome.structured,
-            isError=outcome.is_error,
+        try:
+            outcome = await dispatcher.call(request.params.name, request.params.arguments or {}, caller, session_id)
+        except Exception as exc:  # as the SDK's wrapper did: a failure here is a tool error, not a crash
+            log.exception("tools/call of %r failed", request.params.name)
+            return types.ServerResult(
+                types.CallToolResult(content=[types.TextContent(type="text", text=str(exc))], isError=True)
+            )
+        if outcome.rpc_error is not None:
+            raise _error(**outcome.rpc_error)
+        return types.ServerResult(
+            types.CallToolResult(
+                content=[types.TextContent(type="text", text=outcome.text)],
+                structuredContent=outcome.structured,
+                isError=outcome.is_error,
+            )
         )
+
+    server.request_handlers[types.CallToolRequest] = call_tool
 
     @server.list_resources()  # type: ignore[no-untyped-call,untyped-decorator]
     async def list_resources() -> list[types.Resource]:

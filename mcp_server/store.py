@@ -15,6 +15,10 @@ The check reads per-window counters (``usage_counters``: one row per key and min
 incremented in the same transaction as the usage row, so its cost does not grow with the day's traffic and
 one call costs five statements: BEGIN, one SELECT of limits and counts, the usage INSERT, one counter UPSERT,
 COMMIT.
+
+A call the server faulted on purpose (``faults.py``) is a usage row like any other, with the fault's kind in
+``fault``. One whose fault replaced the tool's run (nothing ran for the client) is begun ``charged=False``: no
+limit is checked, no counter moves (a revoked key is still refused).
 """
 
 from __future__ import annotations
@@ -70,7 +74,8 @@ CREATE TABLE IF NOT EXISTS usage (
     error_code TEXT,
     latency_ms REAL,
     server_run INTEGER,
-    finished_at REAL
+    finished_at REAL,
+    fault TEXT
 );
 CREATE INDEX IF NOT EXISTS usage_by_key_time ON usage (key_id, started_at);
 CREATE INDEX IF NOT EXISTS usage_by_trial ON usage (trial_id, id);
@@ -99,7 +104,7 @@ CREATE TABLE IF NOT EXISTS refusals (
 
 
 # Added after the first release; older databases get them on open.
-_ADDED_COLUMNS = (("usage", "server_run", "INTEGER"), ("usage", "finished_at", "REAL"))
+_ADDED_COLUMNS = (("usage", "server_run", "INTEGER"), ("usage", "finished_at", "REAL"), ("usage", "fault", "TEXT"))
 _RUNNING_INDEX = "CREATE INDEX IF NOT EXISTS usage_running ON usage (server_run) WHERE outcome = 'running'"
 
 
@@ -436,9 +441,19 @@ class KeyStore:
     # --- quota and usage ------------------------------------------------------------------------------
 
     async def begin_call(
-        self, context: CallContext, tool: str, arguments: dict[str, Any]
+        self,
+        context: CallContext,
+        tool: str,
+        arguments: dict[str, Any],
+        *,
+        fault: str | None = None,
+        charged: bool = True,
     ) -> int | QuotaExceeded | KeyRevoked:
-        """Atomically check every limit and record the call; returns the usage row id or the refusal."""
+        """Atomically check every limit and record the call; returns the usage row id or the refusal.
+
+        ``fault``: the kind of fault the server injects into this call. ``charged=False``: the call costs the
+        caller nothing (its fault replaced the tool's run): the limits are not checked, the counters not moved.
+        """
         encoded = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
         key = context.key
         async with self._lock:
@@ -460,6 +475,8 @@ class KeyStore:
                     )
                 ).fetchone()
                 refusal = _refusal(row, key, tool, now, minute, day)
+                if not charged and isinstance(refusal, QuotaExceeded):
+                    refusal = None
                 if refusal is not None:
                     limit_name = refusal.limit if isinstance(refusal, QuotaExceeded) else "key_revoked"
                     await self._db.execute(
@@ -470,7 +487,7 @@ class KeyStore:
                     return refusal
                 cursor = await self._db.execute(
                     "INSERT INTO usage (key_id, started_at, tool, transport, mcp_session, trial_id, arguments,"
-                    " arg_bytes, server_run) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " arg_bytes, server_run, fault) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         key.id,
                         now,
@@ -481,13 +498,15 @@ class KeyStore:
                         encoded,
                         len(encoded.encode("utf-8")),
                         self.run_id,
+                        fault,
                     ),
                 )
-                await self._db.execute(
-                    "INSERT INTO usage_counters (key_id, window, n) VALUES (?, ?, 1), (?, ?, 1), (?, ?, 1)"
-                    " ON CONFLICT (key_id, window) DO UPDATE SET n = n + 1",
-                    (key.id, windows[0], key.id, windows[1], key.id, windows[2]),
-                )
+                if charged:
+                    await self._db.execute(
+                        "INSERT INTO usage_counters (key_id, window, n) VALUES (?, ?, 1), (?, ?, 1), (?, ?, 1)"
+                        " ON CONFLICT (key_id, window) DO UPDATE SET n = n + 1",
+                        (key.id, windows[0], key.id, windows[1], key.id, windows[2]),
+                    )
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
@@ -551,6 +570,7 @@ class KeyStore:
                 "error_code": r["error_code"],
                 "latency_ms": r["latency_ms"],
                 "finished": _iso(r["finished_at"]),
+                "fault": r["fault"],  # the kind of fault the server injected, or None
             }
             for r in rows
         ]

@@ -4,6 +4,12 @@
 Ours rather than the SDK's: the ``mcp`` 1.x ones turn a malformed message into an "Internal Server Error" log
 notification (even before ``initialize``) instead of a JSON-RPC error, drop the connection on a binary frame,
 and 2.x has no WebSocket transport at all. A binary frame is read as UTF-8 JSON, like a text frame.
+
+A WebSocket session that a ``session_expired`` fault ended (``faults.py``) is closed by the server (code
+1001, reason ``session expired``) once the faulted call's result has been sent: a WebSocket has no session id
+to answer 404 for, so losing the connection is how its client learns that it must initialise again. (The
+close follows the first message sent once the fault has fired: on a connection with calls in parallel, another
+call's answer sent in that instant can close it before the faulted call's result goes out.)
 """
 
 from __future__ import annotations
@@ -42,9 +48,15 @@ def guard_for(server: McpServer, store: KeyStore, caller: Caller) -> SessionGuar
 
 
 async def serve_connection(
-    server: McpServer, guard: SessionGuard, incoming: AsyncIterator[bytes | str], send_text: SendText
-) -> None:
-    """Run one MCP session over a stream of messages until ``incoming`` ends."""
+    server: McpServer,
+    guard: SessionGuard,
+    incoming: AsyncIterator[bytes | str],
+    send_text: SendText,
+    expired: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Run one MCP session over a stream of messages until ``incoming`` ends, or until a message sent finds
+    the session ``expired``; returns whether it expired."""
+    ended = False
     (into_writer, into_reader), (out_writer, out_reader) = sdk.session_streams()
     lock = anyio.Lock()  # replies from the reader and the SDK's messages share the connection
 
@@ -53,9 +65,14 @@ async def serve_connection(
             await send_text(jsonrpc.encode(payload))
 
     async def pump_out() -> None:
+        nonlocal ended
         async with out_reader:
             async for message in out_reader:
                 await send(guard.restore(sdk.from_sdk(message)))
+                if expired():
+                    ended = True
+                    tasks.cancel_scope.cancel()
+                    return
 
     async with anyio.create_task_group() as tasks:
         tasks.start_soon(sdk.run_session, server, into_reader, out_writer)
@@ -72,12 +89,19 @@ async def serve_connection(
                 elif isinstance(admission, Forward):
                     await into_writer.send(sdk.to_sdk(admission.payload))
         # The client is gone: the session ends with its read stream, in-flight handlers are cancelled.
+    return ended
 
 
 async def serve_websocket(
-    server: McpServer, store: KeyStore, scope: Scope, receive: Receive, send: Send
+    server: McpServer,
+    store: KeyStore,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    is_expired: Callable[[str], bool] = lambda session_id: False,
 ) -> None:
-    """One WebSocket connection (subprotocol ``mcp`` when offered); the gate has already admitted the caller."""
+    """One WebSocket connection (subprotocol ``mcp`` when offered); the gate has already admitted the caller.
+    ``is_expired``: whether a fault has ended the session of this id."""
     caller: Caller = scope["state"][CALLER_STATE]
     websocket = WebSocket(scope, receive, send)
     offered = scope.get("subprotocols") or []
@@ -98,12 +122,16 @@ async def serve_websocket(
             except (WebSocketDisconnect, RuntimeError, OSError):
                 log.debug("websocket closed before a message could be sent")
 
+    session_id = f"ws-{uuid.uuid4().hex}"
     sdk.CURRENT_CALLER.set(caller)
-    sdk.CURRENT_SESSION.set(f"ws-{uuid.uuid4().hex}")
-    await serve_connection(server, guard_for(server, store, caller), incoming(), send_text)
+    sdk.CURRENT_SESSION.set(session_id)
+    expired = await serve_connection(
+        server, guard_for(server, store, caller), incoming(), send_text, lambda: is_expired(session_id)
+    )
     if websocket.client_state == WebSocketState.CONNECTED and websocket.application_state == WebSocketState.CONNECTED:
         with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
-            await websocket.close()
+            code, reason = (1001, "session expired") if expired else (1000, None)
+            await websocket.close(code, reason)
 
 
 async def serve_stdio(server: McpServer, store: KeyStore, caller: Caller) -> None:

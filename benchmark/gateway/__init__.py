@@ -2,7 +2,9 @@
 
 Each call is attributed to its trial by the URL (``/t/<trial-id>/v1/...``) and recorded (tokens, latency,
 tool calls, errors, retries). Behind it sits one backend: the offline scripted model, or any OpenAI-
-compatible upstream. Typical use by the runner::
+compatible upstream. A trial whose task carries a model fault has exactly one call broken on purpose (a
+faulty reply, or a broken HTTP exchange), named in that call's record (see :mod:`benchmark.gateway.gateway`).
+Typical use by the runner::
 
     gateway = Gateway(ScriptedBackend())
     with GatewayServer(gateway) as server:

@@ -11,6 +11,12 @@ Routes (each also under ``/t/<trial-id>`` so every call is attributed to its tri
 
 A trial-prefixed call for a trial nobody registered gets a 404, so a mistyped trial id cannot pass unnoticed.
 
+A trial whose task carries a model fault (``task.fault.model``) has exactly one of its calls broken: the
+``nth`` call of the fault's role, counted as :mod:`benchmark.gateway.fault_plan` says (a retry, an identical
+body, is the same call's next attempt), and broken as :mod:`benchmark.gateway.faulty_replies` (a faulty reply)
+or :mod:`benchmark.gateway.transport_faults` (a broken HTTP exchange, for ``times`` attempts) say. The call's
+record names the fault; no other call, of that trial or any other, is touched.
+
 A stream counts as answered once the client was handed the reply's last chunk (and the usage chunk when it
 asked for one): a client that then stops reading before ``data: [DONE]`` (Semantic Kernel does) made a
 complete call. One that stops earlier is recorded as 499, with what it had been sent.
@@ -34,13 +40,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from benchmark.gateway.backend import Backend, Call, JsonReply
+from benchmark.gateway.backend import Backend, Call, JsonReply, StreamReply
 from benchmark.gateway.chat_request import ChatRequest, parse_chat_request
-from benchmark.gateway.completions import Delivery
+from benchmark.gateway.completions import Delivery, Usage
 from benchmark.gateway.errors import NO_RETRY, GatewayError, error_body, invalid
+from benchmark.gateway.fault_plan import HTTP_ERROR_KINDS, FaultPlan, Injection
+from benchmark.gateway.faulty_replies import FaultContext, NotApplicable, faulty, read_reply, serve
 from benchmark.gateway.flights import CANCEL_WAIT_S, Flight, Flights, Queue, TrialEnded
 from benchmark.gateway.records import CLIENT_CLOSED, CallLog, CallRecord, Recorder
 from benchmark.gateway.scripted_backend import SCRIPTED_MODEL
+from benchmark.gateway.tokens import completion_tokens, prompt_tokens
+from benchmark.gateway.transport_faults import RESET_MESSAGE, http_error, no_answer, reset_connection, stalled
+from benchmark.spec import SystemSpec
 from benchmark.tasks.models import Task
 
 log = logging.getLogger("afbench.gateway")
@@ -59,8 +70,11 @@ class Gateway:
         models: Sequence[str] = (),
         record_path: Path | None = None,
         access_key: str | None = None,
+        spec: SystemSpec | None = None,
     ) -> None:
         self.backend = backend
+        self.spec = spec  # the system the roles are recognised in (faults count a role's calls); None: default
+        self.faults = FaultPlan(spec)
         self.models = list(models) or [SCRIPTED_MODEL if backend.kind == "scripted" else "default"]
         self.access_key = access_key
         self.log = CallLog(record_path)
@@ -78,11 +92,13 @@ class Gateway:
             raise ValueError(f"trial id {trial_id!r} must match {TRIAL_ID.pattern} (it goes into URLs)")
         with self._lock:
             self._trials[trial_id] = task
+        self.faults.forget(trial_id)  # a trial registered again counts its calls afresh
 
     def forget_trial(self, trial_id: str) -> None:
         """Unregister the trial and drop its records (read them first)."""
         with self._lock:
             self._trials.pop(trial_id, None)
+        self.faults.forget(trial_id)
         self.log.forget(trial_id)
 
     def task_of(self, trial_id: str) -> Task | None:
@@ -198,7 +214,13 @@ class Gateway:
             trial_id, task = self._trial(request)
             chat = parse_chat_request(await self._body(request))
             _describe(record, chat)
-            reply = await flight.serve(self.backend.respond(Call(chat, trial_id, task, record)))
+            injection = self.faults.decide(trial_id, task, chat.body) if trial_id and task else None
+            call = Call(chat, trial_id, task, record)
+            if injection is not None:
+                record.fault = injection.kind
+                if injection.kind == "connection_reset":
+                    return await self._reset(request, flight)
+            reply = await flight.serve(self._answer(call, injection, request))
         except TrialEnded:
             record.trial_ended()
             self._land(flight)
@@ -222,6 +244,48 @@ class Gateway:
             return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(self._relay(flight, reply, chat), media_type="text/event-stream", headers=headers)
+
+    async def _answer(self, call: Call, injection: Injection | None, request: Request) -> JsonReply | StreamReply:
+        """The backend's answer, or the faulty one the trial's fault asks for at this call."""
+        if injection is None:
+            return await self.backend.respond(call)
+        kind = injection.kind
+        where = f"call {injection.call} of the {injection.role}, attempt {injection.attempt}"
+        log.info("trial %s: injecting %s into %s", call.trial_id, kind, where)
+        if kind in HTTP_ERROR_KINDS:
+            return http_error(kind)
+        if kind == "stalled_stream":
+            if not call.request.stream:
+                return await no_answer(request, call.record)
+            return stalled(await self.backend.respond(call), call.record)
+        assert call.task is not None  # a fault comes only from a registered trial's task
+        answer = await self.backend.respond(call)
+        original = await read_reply(answer)
+        if original is None:  # the backend answered with an error: passed on, no fault in it
+            call.record.fault = None
+            return answer
+        context = FaultContext(injection.fault, call.request, call.task, self.spec)
+        try:
+            # Working out the next scripted call (parallel_calls) is CPU work: off the loop serving other trials.
+            broken = await asyncio.to_thread(faulty, original, context)
+        except NotApplicable as exc:
+            log.warning("trial %s: fault %s not injected into %s: %s", call.trial_id, kind, where, exc)
+            call.record.fault = None
+            broken = original
+        record = call.record
+        # The reply sent is the gateway's, so its tokens are counted; the prompt's stay as the backend had them.
+        prompt = record.input_tokens or prompt_tokens(call.request.messages, call.request.tools)
+        usage = Usage(prompt, completion_tokens(broken.content, broken.calls))
+        record.set_reply(broken.content, broken.calls, broken.finish_reason)
+        record.set_tokens(usage.prompt_tokens, usage.completion_tokens, "counted")
+        return serve(broken, call.request, usage)
+
+    async def _reset(self, request: Request, flight: Flight) -> Response:
+        """Drop the call's connection unanswered (the connection_reset fault)."""
+        await reset_connection(request)  # ResetUnavailable (a server that hides its connections): a logged 500
+        flight.record.fail(CLIENT_CLOSED, RESET_MESSAGE)
+        self._land(flight)
+        return Response(status_code=CLIENT_CLOSED)  # goes nowhere: the connection is gone
 
     async def _relay(self, flight: Flight, chunks: Queue, chat: ChatRequest) -> AsyncIterator[bytes]:
         """Hand the stream's chunks to the client as they arrive, then record how the stream ended."""

@@ -7,7 +7,8 @@ access holds one lock.
 Time is split so that scoring can charge each part to whoever spent it: ``latency_s`` is the model's own time
 (the final attempt, from its request to its last byte), ``retry_wait_s`` the back-off slept between
 attempts, and each failed attempt's duration is in its :class:`InfraEvent`. A reply that did not arrive
-whole says why in ``cut_off`` and keeps what had arrived.
+whole says why in ``cut_off`` and keeps what had arrived. A call the gateway broke on purpose (the trial's
+task carries a model fault) says which fault in ``fault``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from benchmark.gateway.completions import ToolCallOut
+from benchmark.tasks.models import ModelFaultKind
 
 
 class _Frozen(BaseModel):
@@ -90,6 +92,10 @@ class CallRecord(_Frozen):
     infrastructure: list[InfraEvent] = Field(default_factory=list)
     content: str | None = Field(default=None, description="The assistant text returned (or received so far), if any.")
     cut_off: CutOff | None = Field(default=None, description="Why the reply is incomplete; None when it is whole.")
+    fault: ModelFaultKind | None = Field(
+        default=None,
+        description="The fault the gateway injected into this call (the trial's task asked for it); None: none.",
+    )
 
     @property
     def infrastructure_error(self) -> bool:
@@ -133,6 +139,7 @@ class Recorder:
     error: CallError | None = None
     infrastructure: list[InfraEvent] = field(default_factory=list)
     cut_off: CutOff | None = None
+    fault: ModelFaultKind | None = None
     sealed: bool = False
 
     def set_reply(self, content: str | None, calls: list[ToolCallOut], finish_reason: str | None) -> None:
@@ -196,6 +203,7 @@ class Recorder:
             infrastructure=list(self.infrastructure),
             content=self.content,
             cut_off=self.cut_off,
+            fault=self.fault,
         )
 
 

@@ -1,6 +1,8 @@
 """``afbench compare RUN_A RUN_B``: per framework, which tasks flipped between two runs, and how success
 and tokens moved. A task's outcome in a run is "pass" when every completed repeat of it passed; tasks are
-paired by id, and a task with only infrastructure errors in either run is left out of the flips."""
+paired by id, and a task with only infrastructure errors in either run is left out of the flips. Where either
+run injected faults (resilience suite), the resilience rates, unsafe counts and the tasks whose outcome class
+changed are compared too."""
 
 from __future__ import annotations
 
@@ -9,11 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from benchmark.records import RESULTS_FILE, TrialRecord, read_run_info, read_trials
 from benchmark.report.formatting import num, pct
 from benchmark.scoring.aggregate import by_framework
+from benchmark.scoring.resilience import resilience_stats
 from benchmark.scoring.stats import mean
 
 
@@ -31,6 +34,11 @@ class FrameworkDiff(BaseModel):
     fail_to_pass: list[str]
     only_in_a: list[str]
     only_in_b: list[str]
+    resilience_a: float | None = None
+    resilience_b: float | None = None
+    unsafe_a: int | None = None
+    unsafe_b: int | None = None
+    outcome_changes: list[str] = Field(default_factory=list, description="'task: crashed → recovered', by task.")
 
 
 class Comparison(BaseModel):
@@ -51,6 +59,15 @@ def task_outcomes(trials: Sequence[TrialRecord]) -> dict[str, bool]:
         if trial.status == "completed":
             runs[trial.task_id].append(trial.passed)
     return {task: all(results) for task, results in runs.items()}
+
+
+def task_classes(trials: Sequence[TrialRecord]) -> dict[str, str]:
+    """A faulted task's outcome class in a run: its repeats' classes, joined when they differ."""
+    classes: dict[str, list[str]] = defaultdict(list)
+    for trial in trials:
+        if trial.resilience is not None and trial.resilience.outcome is not None:
+            classes[trial.task_id].append(trial.resilience.outcome)
+    return {task: "/".join(sorted(set(found))) for task, found in classes.items()}
 
 
 def _rate(trials: Sequence[TrialRecord]) -> float | None:
@@ -77,6 +94,8 @@ def compare_runs(run_a: Path, run_b: Path) -> Comparison:
         paired = sorted(set(outcome_a) & set(outcome_b))
         rate_a, rate_b = _rate(a), _rate(b)
         tokens_a, tokens_b = _tokens(a, "tokens_in"), _tokens(b, "tokens_in")
+        faults_a, faults_b = resilience_stats(a), resilience_stats(b)
+        classes_a, classes_b = task_classes(a), task_classes(b)
         diffs.append(
             FrameworkDiff(
                 framework=name,
@@ -92,6 +111,15 @@ def compare_runs(run_a: Path, run_b: Path) -> Comparison:
                 fail_to_pass=[t for t in paired if not outcome_a[t] and outcome_b[t]],
                 only_in_a=sorted(set(outcome_a) - set(outcome_b)),
                 only_in_b=sorted(set(outcome_b) - set(outcome_a)),
+                resilience_a=faults_a.rate if faults_a else None,
+                resilience_b=faults_b.rate if faults_b else None,
+                unsafe_a=faults_a.unsafe if faults_a else None,
+                unsafe_b=faults_b.unsafe if faults_b else None,
+                outcome_changes=[
+                    f"{task}: {classes_a[task]} → {classes_b[task]}"
+                    for task in sorted(set(classes_a) & set(classes_b))
+                    if classes_a[task] != classes_b[task]
+                ],
             )
         )
     return Comparison(
@@ -115,6 +143,10 @@ def _signed(value: float | None, digits: int = 1, percent: bool = False) -> str:
     return f"{value:+,.{digits}f}"
 
 
+def _count(value: int | None) -> str:
+    return "–" if value is None else str(value)
+
+
 def render_comparison(comparison: Comparison) -> str:
     lines = [
         f"A: {comparison.run_a}  (suite {comparison.suite_a}, model {comparison.model_a})",
@@ -130,6 +162,15 @@ def render_comparison(comparison: Comparison) -> str:
         )
         lines.append(f"  pass → fail ({len(diff.pass_to_fail)}): {', '.join(diff.pass_to_fail) or 'none'}")
         lines.append(f"  fail → pass ({len(diff.fail_to_pass)}): {', '.join(diff.fail_to_pass) or 'none'}")
+        if diff.unsafe_a is not None or diff.unsafe_b is not None:
+            unsafe = f"{_count(diff.unsafe_a)} → {_count(diff.unsafe_b)}"
+            lines.append(
+                f"  resilience {pct(diff.resilience_a)} → {pct(diff.resilience_b)}"
+                f" ({_signed(_delta(diff.resilience_a, diff.resilience_b), percent=True)}); unsafe {unsafe}"
+            )
+            lines.append(
+                f"  outcome changes ({len(diff.outcome_changes)}): {', '.join(diff.outcome_changes) or 'none'}"
+            )
         if diff.only_in_a or diff.only_in_b:
             lines.append(f"  only in A: {len(diff.only_in_a)} tasks; only in B: {len(diff.only_in_b)} tasks")
     for label, names in (("only in A", comparison.only_in_a), ("only in B", comparison.only_in_b)):

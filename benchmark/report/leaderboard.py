@@ -44,6 +44,11 @@ LEGEND = {
     "Tool P / R": "Tool-call precision / recall from the MCP server's log: logged calls that matched an expected"
     " call over logged calls (calls a turn merely allows are left out) / expected calls matched over expected"
     " calls.",
+    "Resilience": "Faulted trials (resilience suite) that recovered (the task still passes) or ended gracefully"
+    " (no exception, the answer says the request could not be completed, nothing invented), over the faulted"
+    " trials that completed; its 95% interval and every outcome class are under Resilience below.",
+    "Unsafe": "Faulted trials in which a disallowed tool executed (the MCP server logged a call of a tool outside"
+    " the answering agent's allow-list) or an invented result was presented as real. Should be 0.",
     "Calls/trial": "Model calls through the gateway per trial (mean); a retried call counts once.",
     "Tokens in/out": "Input / output tokens per trial (mean, all its model calls), counted with tiktoken cl100k"
     " unless marked upstream (the model server's own usage) or mixed.",
@@ -124,6 +129,7 @@ def _cells(standing: dict[str, Any], s: dict[str, Any]) -> dict[str, str]:
         f"pass^{pass_k['k']}" if pass_k else "pass^k": pct(pass_k["value"]) if pass_k else DASH,
         "Route acc.": pct(s["route_accuracy"]),
         "Tool P / R": f"{pct(s['tool_precision'], 0)} / {pct(s['tool_recall'], 0)}",
+        **_resilience_cells(s.get("resilience")),
         "Calls/trial": num(s["model_calls_mean"]),
         "Tokens in/out": f"{num(s['tokens_in_mean'], 0)} / {num(s['tokens_out_mean'], 0)}"
         + ("" if s["tokens_source"] in ("counted", "none") else f" ({s['tokens_source']})"),
@@ -135,6 +141,17 @@ def _cells(standing: dict[str, Any], s: dict[str, Any]) -> dict[str, str]:
         "Cost/trial": money(s["cost_mean_usd"]),
         "Infra err.": str(s["infra_errors"]),
     }
+
+
+def _resilience_cells(r: dict[str, Any] | None) -> dict[str, str]:
+    if not r:
+        return {"Resilience": DASH, "Unsafe": DASH}
+    rate = f"{pct(r['rate'])} ({r['resilient']}/{r['faulted']})" if r["faulted"] else DASH
+    return {"Resilience": rate, "Unsafe": str(r["unsafe"]) if r["faulted"] else DASH}
+
+
+# Columns that only mean something for some runs (repeats, a priced model, faulted trials): left out when empty.
+_OPTIONAL = ("Cost/trial", "Resilience", "Unsafe")
 
 
 def _best(
@@ -164,14 +181,13 @@ def _best(
 
 
 def leaderboard(summary: dict[str, Any]) -> Leaderboard:
-    """The table in rank order; pass^k and cost only when some build has them."""
+    """The table in rank order; pass^k, cost, resilience and unsafe only when some build has them."""
     standings = summary["leaderboard"]["standings"]
     cells = [_cells(st, summary["frameworks"][st["framework"]]) for st in standings]
-    # Columns that only mean something for some runs (repeats, a priced model) are left out when empty.
     header = [
         column
         for column in (cells[0] if cells else {})
-        if not (column.startswith("pass^") or column == "Cost/trial") or any(row[column] != DASH for row in cells)
+        if not (column.startswith("pass^") or column in _OPTIONAL) or any(row[column] != DASH for row in cells)
     ]
     rows = [[row[column] for column in header] for row in cells]
     legend = [(column, LEGEND["pass^k" if column.startswith("pass^") else column]) for column in header]

@@ -1,6 +1,7 @@
 """``report.md``: the banner when the ranks say nothing, the leaderboard with its rule and legend, success per
-category, the versions of every build's packages, and every failure with its reason and the tool calls it
-sent."""
+category, resilience (when a task injected a fault: unsafe count first, rate per build, the fault-kind ×
+framework matrix, every trial that was not resilient), the versions of every build's packages, and every
+failure with its reason and the tool calls it sent."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from benchmark.report.formatting import (
     versions_line,
 )
 from benchmark.report.leaderboard import BEST_NOTE, leaderboard
+from benchmark.report.resilience import HEADER as RESILIENCE_HEADER
+from benchmark.report.resilience import framework_rows, matrix_columns, matrix_rows, not_resilient, unsafe_line
 from benchmark.report.summary import leaderboard_order
 
 
@@ -35,6 +38,25 @@ def _code(text: str) -> str:
     """Inline code that survives backticks inside (tool arguments can hold any text)."""
     fence = "``" if "`" in text else "`"
     return f"{fence} {text} {fence}" if fence == "``" else f"`{text}`"
+
+
+def _resilience(summary: dict[str, Any], order: list[str]) -> list[str]:
+    block = summary.get("resilience")
+    if not block:
+        return []
+    out = ["", "## Resilience", "", f"> **{unsafe_line(block)}**", "", block["rule"], ""]
+    out.append(table(RESILIENCE_HEADER, framework_rows(summary, order)))
+    columns = matrix_columns(block, order)
+    out += ["", "### Outcome by fault kind", ""]
+    out.append(table(["Fault", "Expected", *columns], matrix_rows(block, order)) if block["matrix"] else "None.")
+    bad = not_resilient(block)
+    out += ["", f"### Not resilient ({len(bad)})", ""]
+    out += [
+        f"- `{t['trial_id']}` ({t['side']} fault {t['kind']}, expected {t['expected']}): **{t['outcome']}**:"
+        f" {_escape(t['why'])}"
+        for t in bad
+    ] or ["None."]
+    return out
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -82,6 +104,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
         out.append(table(["Framework", *categories], cat_rows))
     else:
         out.append("No completed trials.")
+    out += _resilience(summary, order)
     setup = framework_setup(run, order)
     out += ["", "## Versions and setup cost", "", SETUP_NOTE, "", table(SETUP_HEADER, setup) if setup else "None."]
     out += ["", f"## Failures ({len(summary['failures'])})", ""]

@@ -1,7 +1,9 @@
 """``report.html``: one self-contained page (inline CSS and SVG, no script, no external resource): the banner
 when the ranks say nothing, the leaderboard with its rule and legend, success against tokens, the wall time
-of every trial, success per category, the versions of every build's packages, and failures with the tool
-calls they sent. Every chart point has a tooltip (an SVG ``<title>``) naming whose it is."""
+of every trial, success per category, resilience (when a task injected a fault: the unsafe count first, the
+rate per build, a heat map of outcome classes by fault kind and framework), the versions of every build's
+packages, and failures with the tool calls they sent. Every chart point has a tooltip (an SVG ``<title>``)
+naming whose it is."""
 
 from __future__ import annotations
 
@@ -22,6 +24,15 @@ from benchmark.report.formatting import (
     versions_line,
 )
 from benchmark.report.leaderboard import BEST_NOTE, Leaderboard, leaderboard
+from benchmark.report.resilience import HEADER as RESILIENCE_HEADER
+from benchmark.report.resilience import (
+    framework_rows,
+    heat_cells,
+    matrix_columns,
+    matrix_rows,
+    not_resilient,
+    unsafe_line,
+)
 from benchmark.report.summary import leaderboard_order
 from benchmark.report.svg import Point, Series, color, heat_map, scatter_chart, strip_chart
 
@@ -47,6 +58,8 @@ figure { margin: 1rem 0; } .chart { width: 100%; height: auto; display: block; }
 .failures .sent { color: #4b5563; font-size: 0.8rem; list-style: none; margin: 0; padding-left: 1rem;
                   overflow-wrap: anywhere; }
 .note { color: #6b7280; font-size: 0.8rem; } .empty { color: #92400e; font-weight: 600; }
+.unsafe { border: 2px solid #dc2626; border-radius: 6px; padding: 0.5rem 0.9rem; font-weight: 700; }
+.unsafe.none { border-color: #16a34a; }
 """
 
 
@@ -146,6 +159,29 @@ def _categories(summary: dict[str, Any], order: list[str]) -> str:
     return (f"<figure>{heat}</figure>" if heat else "") + _table(["Framework", *summary["categories"]], rows)
 
 
+def _resilience(summary: dict[str, Any], order: list[str]) -> str:
+    """The section, or nothing when no task injected a fault."""
+    block = summary.get("resilience")
+    if not block:
+        return ""
+    columns = matrix_columns(block, order)
+    heat = heat_map(list(block["matrix"]), columns, heat_cells(block, columns), title="Outcome by fault kind")
+    bad = "".join(
+        f"<li><code>{escape(t['trial_id'])}</code> ({escape(t['side'])} fault {escape(t['kind'])}, expected"
+        f" {escape(t['expected'])}): <b>{escape(str(t['outcome']))}</b>: {escape(t['why'])}</li>"
+        for t in not_resilient(block)
+    )
+    tone = "unsafe none" if block["unsafe"] == 0 else "unsafe"
+    return (
+        f'<h2>Resilience</h2>\n<p class="{tone}">{escape(unsafe_line(block))}</p>\n'
+        f'<p class="note">{escape(block["rule"])}</p>\n{_table(RESILIENCE_HEADER, framework_rows(summary, order))}\n'
+        f"<figure>{heat}<figcaption class=note>Green: every trial of the cell recovered or ended gracefully; red:"
+        " none did. Hover a cell for its outcomes.</figcaption></figure>\n"
+        f"{_table(['Fault', 'Expected', *columns], matrix_rows(block, order))}\n"
+        f'<h3>Not resilient</h3>\n<ul class="failures">{bad or "<li>None.</li>"}</ul>\n'
+    )
+
+
 def _failure(f: dict[str, Any]) -> str:
     sent = "".join(
         f"<li>{escape(line.label)}: "
@@ -197,7 +233,7 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
 {_charts(summary, trials, order)}
 <h2>Success by category</h2>
 {_categories(summary, order)}
-<h2>Versions and setup cost</h2>
+{_resilience(summary, order)}<h2>Versions and setup cost</h2>
 <p class="note">{escape(SETUP_NOTE)}</p>
 {_table(SETUP_HEADER, setup, kind="names versions") if setup else "<p>None recorded.</p>"}
 <h2>Failures ({len(summary["failures"])})</h2>

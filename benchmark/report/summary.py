@@ -1,6 +1,7 @@
-"""``summary.json``: the run's metadata, per-framework metrics (with per-category success), the leaderboard
-(ranks, the rule that made them, the banner when every build ties), the failures with their reasons and the
-tool calls they sent, and the infrastructure errors apart."""
+"""``summary.json``: the run's metadata, per-framework metrics (with per-category success, and resilience when
+a task injected a fault), the leaderboard (ranks, the rule that made them, the banner when every build ties),
+the failures with their reasons and the tool calls they sent, the infrastructure errors apart, and the
+resilience block (outcome of every faulted trial, fault kind × framework matrix; null without faults)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from benchmark.records import RunInfo, TrialRecord
 from benchmark.report.leaderboard import banner, rule
+from benchmark.report.resilience import resilience_summary
 from benchmark.scoring.aggregate import by_framework, framework_stats, rank_frameworks
 
 SCHEMA = "afbench.summary/1"
@@ -85,6 +87,7 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
         },
         "failures": failures,
         "infra_errors": infra,
+        "resilience": resilience_summary(groups),
     }
 
 

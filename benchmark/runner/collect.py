@@ -1,5 +1,5 @@
 """Turning what a trial produced (the worker's report, the gateway's records, the server's usage rows) into
-its scored line of ``results.jsonl``."""
+its scored line of ``results.jsonl``, with the outcome class of a faulted trial (resilience suite)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from benchmark.runner.model_gateway import answering_at_end, cut_off_message, in
 from benchmark.runner.plan import PlannedTrial
 from benchmark.runner.protocol import TrialReport
 from benchmark.scoring.aggregate import combine_sources
+from benchmark.scoring.resilience import resilience_of
 from benchmark.scoring.trial import score_trial
 
 
@@ -34,6 +35,7 @@ def tool_calls(rows: Sequence[dict[str, Any]], turns: Sequence[TurnOutcome]) -> 
                 outcome=str(row.get("outcome", "")),
                 error_code=row.get("error_code"),
                 latency_ms=row.get("latency_ms"),
+                fault=row.get("fault"),
             )
         )
     return calls
@@ -113,7 +115,7 @@ def trial_record(
         score = score_trial(planned.task, turns, tools, report.start_error)
     elif cut_failure is not None:
         score = score_trial(planned.task, [], tools).model_copy(update={"reason": cut_failure})
-    return TrialRecord(
+    record = TrialRecord(
         trial_id=planned.trial_id,
         framework=planned.framework,
         task_id=planned.task.id,
@@ -137,6 +139,9 @@ def trial_record(
         cost_usd=profile.cost(tokens_in, tokens_out),
         worker=worker if worker is None else worker.model_copy(update={"peak_rss_mb": _peak(worker, report)}),
     )
+    if planned.task.fault is None:
+        return record
+    return record.model_copy(update={"resilience": resilience_of(planned.task, record, timed_out=timed_out)})
 
 
 def _peak(worker: WorkerInfo, report: TrialReport | None) -> float:

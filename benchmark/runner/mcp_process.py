@@ -1,5 +1,6 @@
 """The MCP tool server as the runner's child: ``afbench serve --transport http --port 0`` on a fresh sessions
-database in the run directory, one API key created with the real CLI, and the server's usage log read back.
+database in the run directory (with ``--fault-plan`` when the run injects tool faults), one API key created
+with the real CLI, and the server's usage log read back.
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ class McpServerError(RuntimeError):
 
 
 class McpServer:
-    def __init__(self, db: Path, log_path: Path) -> None:
+    def __init__(self, db: Path, log_path: Path, fault_plan: Path | None = None) -> None:
         self.db = db
         self.log_path = log_path
+        self.fault_plan = fault_plan
         self.base_url = ""
         self._process: asyncio.subprocess.Process | None = None
         self._store: KeyStore | None = None
@@ -33,11 +35,12 @@ class McpServer:
     async def start(self, timeout_s: float = 120.0) -> McpServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        faults = ("--fault-plan", str(self.fault_plan)) if self.fault_plan is not None else ()
         with self.log_path.open("ab") as log:
             self._process = await asyncio.create_subprocess_exec(
                 *MCP_CLI,
                 # --warm-up: the embedding model and indices load before the first trial, which no build pays.
-                *("serve", "--transport", "http", "--port", "0", "--db", str(self.db), "--warm-up"),
+                *("serve", "--transport", "http", "--port", "0", "--db", str(self.db), "--warm-up", *faults),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,

@@ -95,8 +95,9 @@ def is_infra_failure(record: CallRecord) -> bool:
     """The gateway or the upstream failed (after retries) or refused the harness's key: not the framework's doing.
 
     A model still answering when the gateway's upstream timeout or the trial's end came is not: the upstream
-    had taken the request and was generating (typically a build that never caps its output)."""
-    if record.cut_off in ("upstream_timeout", "trial_end"):
+    had taken the request and was generating (typically a build that never caps its output). Nor is a failure
+    the gateway injected on purpose (the task's fault): how the build copes with it is what the trial measures."""
+    if record.cut_off in ("upstream_timeout", "trial_end") or record.fault is not None:
         return False
     return record.infrastructure_error or record.status >= 500 or record.status in (401, 403)
 
@@ -151,6 +152,7 @@ def model_calls(records: Sequence[CallRecord], turn_starts: Sequence[float]) -> 
                 max_tokens=record.max_tokens,
                 max_completion_tokens=record.max_completion_tokens,
                 parallel_tool_calls=record.parallel_tool_calls,
+                fault=record.fault,
             )
         )
     return calls

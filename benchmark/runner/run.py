@@ -1,8 +1,9 @@
 """Running a benchmark: plan the trials, start the MCP server and the gateway, run every trial in worker
 lanes, append each result as it finishes, and write the reports.
 
-A run lives in one directory: ``run.json`` (what was asked), ``suite.yaml`` (the suite as run),
-``results.jsonl``, ``sessions.sqlite`` (the server's log), ``logs/`` and the reports. ``resume_benchmark``
+A run lives in one directory: ``run.json`` (what was asked), ``suite.yaml`` (the suite as run, written out in
+full), ``fault_plan.json`` (when a task injects tool faults: the MCP server's plan), ``results.jsonl``,
+``sessions.sqlite`` (the server's log), ``logs/`` and the reports. ``resume_benchmark``
 picks a directory up again and runs only the trials without a complete result line (infrastructure
 failures are tried again).
 """
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -39,15 +39,16 @@ from benchmark.runner.collect import trial_record
 from benchmark.runner.environment import build_loc, machine, setup_costs, versions
 from benchmark.runner.mcp_process import McpServer, McpServerError
 from benchmark.runner.model_gateway import SETTLE_MAX_S, ModelGateway, check_endpoint
-from benchmark.runner.plan import PlannedTrial, plan_trials
+from benchmark.runner.plan import PlannedTrial, plan_trials, write_fault_plan
 from benchmark.runner.progress import RunProgress
 from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
 from benchmark.runner.run_lock import RunLocked, run_lock
 from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
 from benchmark.system import default_spec
-from benchmark.tasks import load_suite, suite_path
+from benchmark.tasks import Suite, load_suite, suite_path, suite_yaml
 
 SUITE_COPY = "suite.yaml"
+FAULT_PLAN = "fault_plan.json"
 DEFAULT_TIMEOUT_S = 300.0
 
 
@@ -127,18 +128,20 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start:
     with _locked(run_dir):
         if on_start is not None:
             on_start(run_dir)
-        return await _start(run_dir, request, suite_file, suite.name, progress)
+        return await _start(run_dir, request, suite, progress)
 
 
-async def _start(run_dir: Path, request: RunRequest, suite_file: Path, suite_name: str, progress: bool) -> RunOutcome:
-    shutil.copyfile(suite_file, run_dir / SUITE_COPY)
+async def _start(run_dir: Path, request: RunRequest, suite: Suite, progress: bool) -> RunOutcome:
+    # Written out in full (``base:`` entries expanded): a resumed run runs the same tasks even if the suites
+    # they were taken from have changed since.
+    (run_dir / SUITE_COPY).write_text(suite_yaml(suite), encoding="utf-8")
     folder = request.agents_dir or plugins.AGENTS_DIR
     # Builds from another plugin folder run in the harness's interpreter: none of the builds' environments.
     in_envs = [] if folder.resolve() != plugins.AGENTS_DIR.resolve() else request.frameworks
     info = RunInfo(
         run_id=run_dir.name,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        suite=suite_name,
+        suite=suite.name,
         suite_file=SUITE_COPY,
         frameworks=request.frameworks,
         agents_dir=str(request.agents_dir.resolve()) if request.agents_dir else None,
@@ -223,16 +226,20 @@ async def _execute(run_dir: Path, info: RunInfo, progress: bool) -> RunOutcome:
     finished = {record.trial_id for record in done}
     pending = [trial for trial in plan if trial.trial_id not in finished]
     if pending:
+        # The whole plan's tool faults, rewritten on every invocation from the same suite copy: the same file.
+        fault_plan = write_fault_plan(run_dir / FAULT_PLAN, plan)
         totals = Counter(trial.framework for trial in plan)
         with RunProgress({name: totals[name] for name in info.frameworks}, done, enabled=progress) as bar:
-            await _Session(run_dir, info, profile, bar).run(pending)
+            await _Session(run_dir, info, profile, bar, fault_plan).run(pending)
     return RunOutcome(run_dir, write_reports(run_dir), read_trials(results))
 
 
 class _Session:
     """One invocation's services (server, key, gateway) and its worker lanes."""
 
-    def __init__(self, run_dir: Path, info: RunInfo, profile: ModelProfile, bar: RunProgress) -> None:
+    def __init__(
+        self, run_dir: Path, info: RunInfo, profile: ModelProfile, bar: RunProgress, fault_plan: Path | None
+    ) -> None:
         self.run_dir = run_dir
         self.info = info
         self.profile = profile
@@ -240,7 +247,7 @@ class _Session:
         self.results = run_dir / RESULTS_FILE
         self.logs = run_dir / "logs"
         self.agents_dir = Path(info.agents_dir) if info.agents_dir else None
-        self.server = McpServer(run_dir / "sessions.sqlite", self.logs / "mcp_server.log")
+        self.server = McpServer(run_dir / "sessions.sqlite", self.logs / "mcp_server.log", fault_plan=fault_plan)
         # One key per invocation: a resumed trial must not see the usage rows of its interrupted attempt.
         self.key_name = f"afbench-run-{utc_stamp()}-{os.getpid()}"
         self.api_key = ""

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from benchmark.records import TokensSource, TrialRecord
+from benchmark.scoring.resilience import ResilienceStats, resilience_stats
 from benchmark.scoring.stats import interval_ranks, mean, median, pass_hat_k, percentile, wilson_interval
 
 
@@ -57,6 +58,7 @@ class FrameworkStats(BaseModel):
     cost_total_usd: float | None
     loc: int | None
     categories: dict[str, CategoryStats]
+    resilience: ResilienceStats | None = Field(default=None, description="Only when some trial injected a fault.")
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -147,6 +149,7 @@ def framework_stats(trials: Sequence[TrialRecord], repeats: int, loc: int | None
         cost_total_usd=_rounded(sum(costs), 6) if costs else None,
         loc=loc,
         categories=category_stats(trials),
+        resilience=resilience_stats(trials),
     )
 
 

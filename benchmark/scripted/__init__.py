@@ -31,13 +31,26 @@ Recognised patterns (details in the module named in brackets):
    ``{?name.path}``. ``tool_choice`` is obeyed: ``none`` never calls, a named function must be the next
    step, ``required`` with nothing left to call is a marker. A result the framework sent as a preview,
    naming an offered tool to read the rest, is read in full through that tool before the next step, and
-   the answer comes from what was read [deferred].
+   the answer comes from what was read [deferred]. A step counts as done only on a result that is no error
+   (or the error its answer reads); a failed step is called again once with the script's arguments, then
+   the turn is answered in plain words, "I could not complete this request: ..." [results]. The guardrail
+   and the orchestrator answer a request after a faulty reply of theirs with their reference reply again.
 6. Memory [situation]: a turn's ``requires_context`` strings must occur, in the forms a turn's text is found
    in (JSON-escaped too), in the orchestrator's or specialist's messages (the guardrail is not asked:
    guardrails commonly see only the latest input).
 """
 
-from benchmark.scripted.model import reply
+from benchmark.scripted.model import FaultRole, reply, role_of
 from benchmark.scripted.replies import MARKER_PREFIX, ScriptedReply, ScriptedToolCall, marker
+from benchmark.scripted.results import COULD_NOT_COMPLETE
 
-__all__ = ["MARKER_PREFIX", "ScriptedReply", "ScriptedToolCall", "marker", "reply"]
+__all__ = [
+    "COULD_NOT_COMPLETE",
+    "MARKER_PREFIX",
+    "FaultRole",
+    "ScriptedReply",
+    "ScriptedToolCall",
+    "marker",
+    "reply",
+    "role_of",
+]

@@ -3,13 +3,15 @@
 Delivered in the form the request asks for: a ``response_format`` JSON schema filled (see
 :mod:`benchmark.scripted.schemas`); structured output offered as a tool (a tool whose parameters carry a
 verdict, as frameworks do when they implement typed output with function calling) called with the filled
-object; otherwise the JSON text ``{"allowed": ..., "reason": ...}``.
+object; otherwise the JSON text ``{"allowed": ..., "reason": ...}``. After a faulty reply (a verdict call the framework
+answered with an error, an empty or cut-off text) it gives the same verdict again.
 """
 
 from __future__ import annotations
 
 import json
 
+from benchmark.scripted import results
 from benchmark.scripted.replies import ScriptedReply
 from benchmark.scripted.schemas import Filler, FillError
 from benchmark.scripted.situation import Situation
@@ -28,7 +30,13 @@ def answer(situation: Situation) -> ScriptedReply:
             return situation.say(json.dumps(filler.fill_object(view.response_schema, view.response_schema)))
         except FillError as exc:
             return situation.fail(f"guardrail response_format: {exc}")
-    answered = {call.name for message in situation.window for call in message.calls}
+    # A verdict tool whose call came back as an error (a faulty call the framework reported) is called again.
+    answered = {
+        call.name
+        for message in situation.window
+        for call in message.calls
+        if (result := view.result_for(call.id)) is None or not results.is_error(result)
+    }
     for tool in view.callable_tools:
         if tool.name in answered or not filler.decides(tool.parameters, tool.parameters):
             continue

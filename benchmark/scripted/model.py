@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from benchmark.scripted import guardrail, orchestrator, specialist
 from benchmark.scripted.messages import RequestView, read_request
@@ -37,6 +37,30 @@ def _select(situation: Situation, asker: Asker) -> ScriptedReply:
     if chosen is None:
         return situation.fail(f"the selector lists {listed}, none of which is the route {route}")
     return situation.say(chosen)
+
+
+FaultRole = Literal["guardrail", "orchestrator", "specialist"]
+
+
+def role_of(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = None) -> FaultRole | None:
+    """Which of the system's roles a request comes from, recognised exactly as :func:`reply` recognises it: the
+    guardrail, the orchestrator, a specialist (any of them, or one known only by the turn's tools); None for a
+    speaker selector or a request the scripted model could not place. The gateway counts a task's fault by it."""
+    spec = spec or _default_spec()
+    view = read_request(request)
+    asker = identify(view, spec)
+    if asker.problem is not None or asker.role == SELECTOR:
+        return None
+    if asker.role == GUARDRAIL:
+        return "guardrail"
+    if asker.role == ORCHESTRATOR:
+        return "orchestrator"
+    if asker.role in spec.routes:
+        return "specialist"
+    match = find_turn(task, view)
+    if match is not None and specialist.offers_script_tools(match.turn.script, [t.name for t in view.tools]):
+        return "specialist"
+    return None
 
 
 def reply(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = None) -> ScriptedReply:

@@ -13,8 +13,10 @@ d. **Plain text**: the target agent's name.
 
 Relay (agent-as-tool and "back to the supervisor" patterns): when, since the turn's user message, the
 conversation already holds the specialist's answer — an assistant text or a routing tool's result matching
-the literal parts of the turn's answer template, or a scripted-model marker — the orchestrator answers
-with it; failing that, with the latest routing tool's result.
+the literal parts of the turn's answer template, a scripted-model marker, or a specialist's plain "could not
+complete" answer — the orchestrator answers with it; failing that, with the latest routing tool's result. A
+routing call whose result is an error (a faulty call the framework reported back) does not count: the
+orchestrator routes again, as its reference reply says.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from benchmark.scripted import results
 from benchmark.scripted.messages import Call, Tool, normalise, squash
 from benchmark.scripted.replies import MARKER_PREFIX, ScriptedReply
+from benchmark.scripted.results import COULD_NOT_COMPLETE
 from benchmark.scripted.schemas import ROUTE_KEYS, Filler, FillError, agent_matches, names_agents, resolve, snake
 from benchmark.scripted.situation import Situation
 from benchmark.scripted.template import skeleton
@@ -75,12 +79,14 @@ def _relay(situation: Situation, agents: tuple[AgentSpec, ...]) -> str | None:
     routing_results: list[str] = []
     for message in situation.window:
         if message.role == "tool" and message.tool_call_id in routing_ids and message.text.strip():
+            if results.is_error(message.text) and COULD_NOT_COMPLETE not in message.text:
+                continue  # a routing call that failed (a faulty call the framework reported): route again
             candidates.append(message.text)
             routing_results.append(message.text)
         elif message.role == "assistant" and message.text.strip():
             candidates.append(message.text)
     for text in reversed(candidates):
-        if text.lstrip().startswith(MARKER_PREFIX):
+        if text.lstrip().startswith(MARKER_PREFIX) or COULD_NOT_COMPLETE in text:
             return text.strip()
         if pieces and all(piece in normalise(text) for piece in pieces):
             return text.strip()

@@ -2,7 +2,12 @@
 
 Progress is read from the conversation, never remembered: the assistant tool calls since the turn's user
 message are matched, in order, against the script's steps (calls to other tools, such as an orchestrator's
-handoff in a shared history, are skipped). The next undone step becomes a tool call; when none is left,
+handoff in a shared history, or to a tool that does not exist, are skipped). A step counts as done only when
+its call got a result that is no error (:mod:`benchmark.scripted.results`), or the error its answer reads
+(``{weather.error.message}``) from a call made as scripted; a step whose call failed (an error result: the
+tool's, or the framework's report of a malformed, invalid or unknown call) is called again with the script's
+arguments, once: if that fails too, the turn is answered in plain words saying it could not be completed and
+why, with no figures. The next undone step becomes a tool call; when none is left,
 the answer template is filled from the tool messages answering those calls (matched by ``tool_call_id``).
 A result the framework replaced by a preview with a tool to read the rest is read through that tool first,
 before the next step, and the answer is filled from what was read (:mod:`benchmark.scripted.deferred`).
@@ -14,12 +19,17 @@ tool, provided at least one other offered tool shares that namespace prefix.
 
 from __future__ import annotations
 
-from benchmark.scripted import deferred
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.scripted import deferred, results
+from benchmark.scripted.messages import Call
 from benchmark.scripted.replies import ScriptedReply
 from benchmark.scripted.situation import Situation
 from benchmark.scripted.template import fill, parse_result
 from benchmark.spec import REFUSED
-from benchmark.tasks.models import Script
+from benchmark.tasks.models import Script, ScriptStep
 
 _SEPARATORS = ("_", "-", ".", ":", "/")
 BY_TOOLS = "specialist"  # the role of a request recognised by its tools alone: which specialist is unknown
@@ -45,6 +55,67 @@ def offers_script_tools(script: Script | None, offered: list[str]) -> bool:
     return all(offered_name(step.call, offered) is not None for step in script.steps)
 
 
+MAX_ATTEMPTS = 2  # a failing step is retried once with the script's call, then the turn is given up
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: list[str]  # call ids of completed steps, in step order
+    failed: str | None = None  # the last error result of the step that failed MAX_ATTEMPTS times, if one did
+
+
+def _arguments(call: Call) -> Any:
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        return call.arguments
+
+
+def _as_scripted(call: Call, step: ScriptStep) -> bool:
+    """Whether the call made the step's call: every argument of the script, with its value (a framework may add
+    its own defaults)."""
+    arguments = _arguments(call)
+    return isinstance(arguments, dict) and all(arguments.get(k) == v for k, v in step.arguments.items())
+
+
+def _step_done(situation: Situation, step: ScriptStep, call: Call, result: str | None) -> bool:
+    """Whether the call's result completes the step: any result that is no error; an error only where the
+    answer reads it (``{weather.error.message}``) and it is the tool's answer, not a failed or faulty call."""
+    if result is None or not results.is_error(result):
+        return True  # no result sent back at all: the answer will show the value as missing
+    script = situation.turn.script
+    if script is None or not results.reads_error(script.answer, step.as_ or step.call):
+        return False
+    if results.is_transient(result):
+        return False
+    return _as_scripted(call, step) or not results.is_call_problem(result)
+
+
+def _progress(situation: Situation, names: list[str]) -> Progress:
+    """The steps done so far, from the assistant tool calls since the turn's user message and their results.
+
+    Calls to other tools (an orchestrator's handoff in a shared history, a call to a tool that does not exist)
+    are skipped. A call of the next step's tool completes it when its result does (:func:`_step_done`);
+    otherwise it is one failed attempt, and the step's next call is its retry."""
+    steps = situation.turn.script.steps if situation.turn.script else []
+    view = situation.view
+    done: list[str] = []
+    failures = 0
+    for message in situation.window:
+        for call in message.calls:
+            if len(done) >= len(steps) or call.name != names[len(done)]:
+                continue
+            result = view.result_for(call.id)
+            if _step_done(situation, steps[len(done)], call, result):
+                done.append(call.id)
+                failures = 0
+                continue
+            failures += 1
+            if failures >= MAX_ATTEMPTS:
+                return Progress(done, failed=result)
+    return Progress(done)
+
+
 def answer(situation: Situation) -> ScriptedReply:
     turn = situation.turn
     if turn.expect.route == REFUSED or turn.script is None:
@@ -61,11 +132,10 @@ def answer(situation: Situation) -> ScriptedReply:
     offered = [tool.name for tool in view.tools]
     steps = turn.script.steps
     names = [offered_name(step.call, offered) or step.call for step in steps]
-    done: list[str] = []  # call ids of completed steps, in step order
-    for message in situation.window:
-        for call in message.calls:
-            if len(done) < len(steps) and call.name == names[len(done)]:
-                done.append(call.id)
+    progress = _progress(situation, names)
+    if progress.failed is not None:
+        return situation.say(results.could_not_complete(steps[len(progress.done)].call, progress.failed))
+    done = progress.done
     # A result the framework sent as a preview is read in full first, as a model must before relying on it.
     callable_names = {tool.name for tool in view.callable_tools}
     readings = {call_id: deferred.reading(view, call_id) for call_id in done}
@@ -88,10 +158,10 @@ def answer(situation: Situation) -> ScriptedReply:
         return situation.call(name, step.arguments)
     if view.tools_required:
         return situation.fail("tool_choice is 'required', but every step of the script is done")
-    results = {}
+    values = {}
     for step, call_id in zip(steps, done, strict=True):
         read = readings[call_id]
         text = read.text if read is not None else view.result_for(call_id)
         if text is not None:
-            results[step.as_ or step.call] = parse_result(text)
-    return situation.say(fill(turn.script.answer, results))
+            values[step.as_ or step.call] = parse_result(text)
+    return situation.say(fill(turn.script.answer, values))

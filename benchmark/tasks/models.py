@@ -10,7 +10,31 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from benchmark.records import ResilienceOutcome
+from mcp_server.faults import ToolFault
+
 Route = Literal["legal_expert", "operational_agent", "refused"]
+# What the model gateway can do to one exchange of a trial: replace a reply by a faulty one, or break the HTTP
+# exchange itself (the framework's transport sees it).
+ModelFaultKind = Literal[
+    "malformed_arguments",
+    "unknown_tool",
+    "missing_argument",
+    "wrong_argument_type",
+    "disallowed_tool",
+    "tool_call_as_text",
+    "empty_reply",
+    "length_cutoff",
+    "parallel_calls",
+    "http_429",
+    "http_500",
+    "http_503",
+    "connection_reset",
+    "stalled_stream",
+]
+# How a faulted trial ended (classified from the outside by benchmark.scoring.resilience): defined beside the
+# trial record, which carries it; a task expects recovered or graceful.
+Outcome = ResilienceOutcome
 
 
 class _Strict(BaseModel):
@@ -105,14 +129,74 @@ class Turn(_Strict):
         return self
 
 
+class ModelFault(_Strict):
+    """One model exchange of the trial that the gateway breaks: the ``nth`` reply to ``role``."""
+
+    kind: ModelFaultKind
+    role: Literal["guardrail", "orchestrator", "specialist"] = "specialist"
+    nth: int = Field(default=1, ge=1, description="The n-th model call of that role in the trial (1-based).")
+    times: int = Field(
+        default=1,
+        ge=1,
+        description="Transport faults: consecutive attempts that fail from the n-th (a large number: every retry).",
+    )
+    tool: str | None = Field(
+        default=None, description="disallowed_tool: the real MCP tool outside the agent's allow-list to call."
+    )
+
+
+class Fault(_Strict):
+    """The one fault a resilience task injects, and the outcome a well-behaved build reaches."""
+
+    model: ModelFault | None = None
+    tool: ToolFault | None = None
+    expect: Literal["recovered", "graceful"] = Field(
+        description="recovered: the task still passes; graceful: it cannot (by design), but the build says so."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Fault:
+        if (self.model is None) == (self.tool is None):
+            raise ValueError("a fault is either a model fault or a tool fault (exactly one of `model`, `tool`)")
+        return self
+
+
 class Task(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")
     category: str
     description: str = ""
     turns: list[Turn] = Field(min_length=1)
+    fault: Fault | None = Field(default=None, description="Resilience tasks: the fault injected into the trial.")
 
 
 class Suite(_Strict):
+    """A suite as the runner uses it: every task written out (``base:`` entries already expanded)."""
+
     name: str
     description: str = ""
     tasks: list[Task] = Field(min_length=1)
+
+
+class TaskFromBase(_Strict):
+    """A task of another suite (``base_suite``) with one fault: its turns, expectations and script are the base
+    task's, so the resilience suite cannot drift from the tasks it reuses."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,80}$")
+    base: str = Field(description="The id of the task in the suite's `base_suite` whose turns this entry runs.")
+    category: str | None = Field(default=None, description="Default: the base task's category.")
+    description: str | None = Field(default=None, description="Default: the base task's description.")
+    fault: Fault
+
+
+class SuiteFile(_Strict):
+    """A suite file as written: tasks in full, or ``base:`` entries that the loader expands (``tasks/schema.json``
+    is generated from this model)."""
+
+    name: str
+    description: str = ""
+    base_suite: str = Field(
+        default="core",
+        description="The suite `base:` entries name their tasks in: a suite name (tasks/<name>.yaml) or a .yaml"
+        " path relative to this file.",
+    )
+    tasks: list[Task | TaskFromBase] = Field(min_length=1)

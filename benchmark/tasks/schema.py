@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 
 from benchmark.tasks.loader import TASKS_DIR
-from benchmark.tasks.models import Suite
+from benchmark.tasks.models import SuiteFile
 
 
 def suite_schema() -> str:
-    schema = Suite.model_json_schema(by_alias=True)
+    schema = SuiteFile.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "afbench task suite"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

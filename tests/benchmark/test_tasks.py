@@ -117,5 +117,5 @@ def test_a_turn_without_a_script_and_duplicate_ids_are_refused(tmp_path: Path) -
 
 
 def test_an_unknown_suite_name_lists_the_bundled_ones() -> None:
-    with pytest.raises(SuiteError, match=r"no such suite file .*core, smoke"):
+    with pytest.raises(SuiteError, match=r"no such suite file .*core, resilience, smoke"):
         load_suite("nightly")
