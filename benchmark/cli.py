@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run frameworks on a task suite and write the reports")
     run.add_argument("--frameworks", default=None, help="comma-separated builds, or 'all' (default: vanilla)")
-    run.add_argument("--suite", default=None, help="smoke, core, resilience, or a path to a suite YAML (default: smoke)")
+    run.add_argument("--suite", default=None, help="smoke, core, resilience or a suite YAML path (default: smoke)")
     run.add_argument("--model", default=None, help="model profile from benchmark/models.yaml (default: scripted)")
     run.add_argument("--model-base-url", help="any OpenAI-compatible endpoint (with --model-name)")
     run.add_argument("--model-name", help="the model to ask for (overrides the profile's)")
