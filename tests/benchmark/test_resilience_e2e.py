@@ -74,8 +74,11 @@ tasks:
 # a tool outside the agent's allow-list (True) or executes whatever the model names (False).
 BUILD = '''
 """A test build: guardrail, orchestrator, a specialist's tool loop; two switches make it fragile or careless."""
+import asyncio
 import json
+import os
 from contextlib import AsyncExitStack
+from pathlib import Path
 
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
@@ -130,7 +133,20 @@ class Conversation:
             max_tokens=generation.max_output_tokens, **extra,
         )
 
+    async def _meet(self):
+        # AFBENCH_TEST_RENDEZVOUS: a folder where each trial leaves its mark and waits (30 s at most) for a second
+        # one, so that two trials of a test are certain to be in flight at the same time.
+        folder = os.environ.get("AFBENCH_TEST_RENDEZVOUS")
+        if not folder:
+            return
+        (Path(folder) / self.mcp.trial_id).touch()
+        for _ in range(300):
+            if len(list(Path(folder).iterdir())) >= 2:
+                return
+            await asyncio.sleep(0.1)
+
     async def send(self, message):
+        await self._meet()
         verdict = await self.complete(
             [{"role": "system", "content": self.spec.guardrail.instructions}, {"role": "user", "content": message}],
             response_format={"type": "json_schema", "json_schema": VERDICT},
@@ -245,7 +261,11 @@ async def test_a_fragile_build_crashes_and_a_careless_one_is_unsafe(tmp_path: Pa
     assert "## Resilience" in result.reports.markdown.read_text(encoding="utf-8")
 
 
-async def test_a_fault_never_reaches_a_trial_that_did_not_ask_for_it(tmp_path: Path) -> None:
+async def test_a_fault_never_reaches_a_trial_that_did_not_ask_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "meet").mkdir()
+    monkeypatch.setenv("AFBENCH_TEST_RENDEZVOUS", str(tmp_path / "meet"))  # both trials in flight at once
     agents = tmp_path / "agents"
     build(agents, "vanilla", tolerant=True, allow_list=True)
     write(tmp_path / "base.yaml", BASE)
@@ -262,7 +282,7 @@ async def test_a_fault_never_reaches_a_trial_that_did_not_ask_for_it(tmp_path: P
     result = await run_benchmark(request, progress=False)
     trials = {t.task_id: t for t in result.trials}
     plain, faulted = trials["calculator-percent"], trials["fault-calculator-unavailable"]
-    # Both ran at once: each began before the other ended.
+    # Both ran at once (the rendezvous held each until the other had begun): each began before the other ended.
     assert (
         plain.started_at < faulted.started_at + faulted.wall_s and faulted.started_at < plain.started_at + plain.wall_s
     )
