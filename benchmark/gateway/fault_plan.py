@@ -25,14 +25,14 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 from benchmark.scripted import FaultRole, role_of
 from benchmark.spec import SystemSpec
-from benchmark.tasks.models import ModelFault, ModelFaultKind, Task
+from benchmark.tasks.models import ModelFault, ModelFaultKind, Task, TransportFaultKind
 
 HTTP_ERROR_KINDS: frozenset[ModelFaultKind] = frozenset({"http_429", "http_500", "http_503"})
-TRANSPORT_KINDS: frozenset[ModelFaultKind] = HTTP_ERROR_KINDS | {"connection_reset", "stalled_stream"}
+TRANSPORT_KINDS: frozenset[ModelFaultKind] = frozenset(get_args(TransportFaultKind))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, get_args
 
 from benchmark.gateway.backend import JsonReply, StreamReply
 from benchmark.gateway.chat_request import ChatRequest
@@ -54,21 +54,9 @@ from benchmark.scripted.messages import read_request
 from benchmark.scripted.specialist import offered_name
 from benchmark.scripted.turns import find_turn
 from benchmark.spec import SystemSpec
-from benchmark.tasks.models import ModelFault, ModelFaultKind, Task
+from benchmark.tasks.models import ModelFault, ModelFaultKind, ReplyFaultKind, Task
 
-REPLY_KINDS: frozenset[ModelFaultKind] = frozenset(
-    {
-        "malformed_arguments",
-        "unknown_tool",
-        "missing_argument",
-        "wrong_argument_type",
-        "disallowed_tool",
-        "tool_call_as_text",
-        "empty_reply",
-        "length_cutoff",
-        "parallel_calls",
-    }
-)
+REPLY_KINDS: frozenset[ModelFaultKind] = frozenset(get_args(ReplyFaultKind))
 # The MCP server's tools and a typical call of each, for a disallowed call the task's script has no example of.
 TYPICAL_CALLS: dict[str, dict[str, Any]] = {
     "sql_query": {"sql": "SELECT * FROM customers LIMIT 10"},

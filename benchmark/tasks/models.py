@@ -16,7 +16,7 @@ from mcp_server.faults import ToolFault
 Route = Literal["legal_expert", "operational_agent", "refused"]
 # What the model gateway can do to one exchange of a trial: replace a reply by a faulty one, or break the HTTP
 # exchange itself (the framework's transport sees it).
-ModelFaultKind = Literal[
+ReplyFaultKind = Literal[
     "malformed_arguments",
     "unknown_tool",
     "missing_argument",
@@ -26,12 +26,9 @@ ModelFaultKind = Literal[
     "empty_reply",
     "length_cutoff",
     "parallel_calls",
-    "http_429",
-    "http_500",
-    "http_503",
-    "connection_reset",
-    "stalled_stream",
 ]
+TransportFaultKind = Literal["http_429", "http_500", "http_503", "connection_reset", "stalled_stream"]
+ModelFaultKind = Literal[ReplyFaultKind, TransportFaultKind]  # one flat Literal: get_args lists every kind
 # How a faulted trial ended (classified from the outside by benchmark.scoring.resilience): defined beside the
 # trial record, which carries it; a task expects recovered or graceful.
 Outcome = ResilienceOutcome
