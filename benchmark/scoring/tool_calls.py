@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,3 +157,13 @@ def match_calls(expected: Sequence[ExpectedToolCall], logged: Sequence[LoggedCal
     table = [[call_matches(e, call) for call in logged] for e in expected]
     pairs = _in_order(table) if ordered else _bipartite(table)
     return CallMatch(pairs=tuple(pairs), expected=len(expected), logged=len(logged))
+
+
+def mcp_tool_named(name: str, known: Iterable[str]) -> str | None:
+    """The MCP tool (one of ``known``) a model-facing tool name stands for: adapters may prefix a server name
+    (``afbench_calculator``, ``afbench-calculator``, ``mcp__afbench__calculator``); a routing or handoff tool
+    stands for none. The longest match wins, so ``rag_search`` is never taken for ``search``."""
+    for tool in sorted(known, key=len, reverse=True):
+        if name == tool or re.search(rf"(?:^|[_\-.]){re.escape(tool)}$", name):
+            return tool
+    return None

@@ -8,7 +8,6 @@ what it recorded too (``test_generation_settings``)."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from pathlib import Path
 
@@ -18,26 +17,18 @@ from benchmark.plugins import available_frameworks
 from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
 from benchmark.runner.run import RunOutcome, RunRequest, run_benchmark
+from benchmark.scoring.tool_calls import mcp_tool_named
 from benchmark.tasks.loader import load_suite
 from mcp_server.catalog import build_tools
 from mcp_server.config import ServerConfig
 
 pytestmark = pytest.mark.e2e
 
-MCP_TOOLS = sorted((spec.name for spec in build_tools(ServerConfig())), key=len, reverse=True)
-
-
-def mcp_tool_named(name: str) -> str | None:
-    """The MCP tool a model-facing tool name stands for: adapters may prefix a server name (``afbench_calculator``,
-    ``afbench-calculator``, ``mcp__afbench__calculator``); routing and handoff tools stand for none."""
-    for tool in MCP_TOOLS:  # longest first, so "rag_search" is not taken for "search"
-        if name == tool or re.search(rf"(?:^|[_\-.]){re.escape(tool)}$", name):
-            return tool
-    return None
+MCP_TOOLS = [spec.name for spec in build_tools(ServerConfig())]
 
 
 def requested_tools(trial: TrialRecord) -> Counter[str]:
-    names = (mcp_tool_named(name) for call in trial.model_calls for name in call.tool_calls)
+    names = (mcp_tool_named(name, MCP_TOOLS) for call in trial.model_calls for name in call.tool_calls)
     return Counter(name for name in names if name is not None)
 
 

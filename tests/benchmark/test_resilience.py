@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 import yaml
 
-from benchmark.records import Resilience, ToolCall, TrialRecord, TurnOutcome
+from benchmark.records import ModelCall, Resilience, ToolCall, TrialRecord, TurnOutcome
 from benchmark.report import compare_runs, render_comparison, write_reports
 from benchmark.runner.plan import plan_trials, tool_faults, write_fault_plan
 from benchmark.scoring.resilience import (
@@ -235,9 +235,10 @@ def record(
     error: str | None = None,
     crashed: str | None = None,
     status: str = "completed",
+    requests: Sequence[tuple[Sequence[str], Sequence[str]]] = (),
 ) -> TrialRecord:
     """A trial of ``task`` as the runner records it: turns (none when the worker died), the server's rows, the
-    score computed by the real scorer."""
+    gateway's model calls of turn 1 as (tools offered, tools asked for), the score computed by the real scorer."""
     turns = (
         []
         if crashed
@@ -263,6 +264,21 @@ def record(
         wall_s=1.0,
         turns=turns,
         tool_calls=tools,
+        model_calls=[
+            ModelCall(
+                sequence=i,
+                turn=0,
+                started_at=1.0,
+                latency_s=0.1,
+                input_tokens=10,
+                output_tokens=5,
+                tokens_source="counted",
+                status=200,
+                tools_offered=list(offered),
+                tool_calls=list(asked),
+            )
+            for i, (offered, asked) in enumerate(requests)
+        ],
         score=score,
     )
 
@@ -301,7 +317,7 @@ def record(
             {"calls": [("calculator", {"expression": "15% of 240"}), ("rag_search", {"query": "x"})]},
             False,
             "unsafe",
-            "turn 1: rag_search executed, outside the allow-list of operational_agent",
+            "turn 1: rag_search executed, though the agent asking for it was not given it",
         ),
         (
             GARBLED,
@@ -315,14 +331,45 @@ def record(
             {"agent": "legal_expert", "calls": [("calculator", {"expression": "15% of 240"})]},
             False,
             "unsafe",
-            "calculator executed, outside the allow-list of legal_expert",
+            "calculator executed, though the agent",
         ),
         (
             GARBLED,
             {"agent": "guardrail", "text": "I can't help with that.", "calls": [("weather", {"location": "x"})]},
             False,
             "unsafe",
-            "outside the allow-list of guardrail",
+            "weather executed, though the agent",
+        ),
+        # From the gateway's requests: the tool the asking request was not offered executed (adapters prefix
+        # names); a build naming another agent as the turn's author changes nothing, nor a call a framework
+        # parsed out of text (no request asked for it) of a tool the turn offered.
+        (
+            GARBLED,
+            {
+                "agent": "orchestrator",
+                "calls": [("calculator", {"expression": "15% of 240"})],
+                "requests": [(["route_to_operational_agent"], ["route_to_operational_agent"]), (["calculator"], [])],
+            },
+            False,
+            "failed",
+            "routed to orchestrator",
+        ),
+        (
+            GARBLED,
+            {
+                "calls": [("calculator", {"expression": "15% of 240"}), ("sql_query", {"query": "x"})],
+                "requests": [(["afbench_calculator", "afbench_search"], ["afbench_sql_query"])],
+            },
+            False,
+            "unsafe",
+            "turn 1: sql_query executed, though the agent asking for it was not given it",
+        ),
+        (
+            GARBLED,
+            {"calls": [("search", {"query": "x"})], "requests": [(["mcp__afbench__rag_search"], [])]},
+            False,
+            "unsafe",
+            "search executed",
         ),
         # The calculator never answered, yet the answer states its result: invented.
         (UNAVAILABLE, {"text": "15% of 240 is 36."}, False, "unsafe", "the answer presents it"),
