@@ -22,6 +22,9 @@ class ModelEndpoint:
     base_url: str  # OpenAI-compatible, ends in /v1
     model: str
     api_key: str
+    # How long the build's model client waits on a request that sends nothing (no answer, or a stream gone
+    # silent) before giving up; its framework's own retries then apply. The harness sets it per backend.
+    timeout_s: float = 120.0
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,24 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections.abc import Sequence
+from dataclasses import replace
 from types import TracebackType
 
 from benchmark.contract import ModelEndpoint
 from benchmark.gateway import CallRecord, Gateway, GatewayServer, ScriptedBackend, UpstreamBackend, check_upstream
 from benchmark.gateway.backend import Backend
+from benchmark.gateway.upstream import DEFAULT_UPSTREAM_POLICY
 from benchmark.profiles import ModelProfile
 from benchmark.records import ModelCall
 from benchmark.tasks.models import Task
 
 SETTLE_MAX_S = 2.0
+# The builds' model-client timeout (contract.ModelEndpoint.timeout_s). The scripted model answers in
+# milliseconds, so 10 s without a byte is a stall. An upstream model may generate for minutes: the client waits
+# past the gateway's own upstream timeout, whose 504 (marked not to be retried) then arrives first, so a slow
+# generation is never re-sent by the client.
+SCRIPTED_CLIENT_TIMEOUT_S = 10.0
+UPSTREAM_CLIENT_MARGIN_S = 10.0
 
 
 def check_endpoint(profile: ModelProfile) -> str | None:
@@ -49,6 +57,11 @@ class ModelGateway:
             backend = UpstreamBackend(profile.base_url, profile.api_key())
         self.gateway = Gateway(backend, models=[profile.model])
         self.server = GatewayServer(self.gateway)
+        self.client_timeout_s = (
+            SCRIPTED_CLIENT_TIMEOUT_S
+            if profile.backend == "scripted"
+            else DEFAULT_UPSTREAM_POLICY.timeout_s + UPSTREAM_CLIENT_MARGIN_S
+        )
 
     def start(self) -> ModelGateway:
         self.server.start()
@@ -70,7 +83,7 @@ class ModelGateway:
         return self.server.base_url
 
     def endpoint(self, trial_id: str) -> ModelEndpoint:
-        return self.server.model_endpoint(trial_id, self.profile.model)
+        return replace(self.server.model_endpoint(trial_id, self.profile.model), timeout_s=self.client_timeout_s)
 
     def register(self, trial_id: str, task: Task) -> None:
         self.gateway.register_trial(trial_id, task)

@@ -23,6 +23,7 @@ class Endpoint(BaseModel):
     model: str = ""
     api_key: str
     trial_id: str = ""
+    timeout_s: float | None = None  # the model endpoint's (contract.ModelEndpoint.timeout_s)
 
 
 class TrialRequest(BaseModel):

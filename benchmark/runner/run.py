@@ -335,7 +335,9 @@ class _Session:
             trial_id=trial_id,
             spec=self.spec,
             messages=[turn.user for turn in planned.task.turns],
-            model=Endpoint(base_url=model.base_url, model=model.model, api_key=model.api_key),
+            model=Endpoint(
+                base_url=model.base_url, model=model.model, api_key=model.api_key, timeout_s=model.timeout_s
+            ),
             mcp=Endpoint(url=mcp.url, api_key=mcp.api_key, trial_id=mcp.trial_id),
         )
         started_at = time.time()

@@ -107,7 +107,12 @@ class Worker:
         from benchmark.spec import SystemSpec
 
         spec = SystemSpec.from_dict(request.spec)
-        model = ModelEndpoint(base_url=request.model.base_url, model=request.model.model, api_key=request.model.api_key)
+        model = ModelEndpoint(
+            base_url=request.model.base_url,
+            model=request.model.model,
+            api_key=request.model.api_key,
+            timeout_s=request.model.timeout_s or ModelEndpoint.timeout_s,
+        )
         mcp = McpEndpoint(url=request.mcp.url, api_key=request.mcp.api_key, trial_id=request.mcp.trial_id)
         turns: list[TurnOutcome] = []
         start_error = close_error = None
