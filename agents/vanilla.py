@@ -18,6 +18,20 @@ client's default ``mode="auto"`` negotiates the protocol: it probes ``server/dis
 2026-07-28 revision, and a server that answers with a JSON-RPC error, as the project's ``mcp`` 1.x server does
 (400, no session), gets the ``initialize`` handshake at the newest handshake revision it speaks.
 
+Resilience, as a careful hand-written loop does it (the OpenAI function-calling guide's advice: a tool's
+failure goes back to the model as the tool's result, so it can repair the call or say what failed):
+
+- **Model client**: the ``openai`` SDK's defaults: 2 retries (3 attempts) with exponential back-off from 0.5 s
+  to 8 s plus jitter, honouring ``Retry-After``/``retry-after-ms`` up to 60 s, on connection errors, timeouts,
+  408, 409, 429 and 5xx (and not when the server says ``x-should-retry: false``); the harness's
+  ``model.timeout_s`` is the client's ``timeout``. Nothing is retried once a reply has been returned.
+- **Tool calls**: arguments that are not valid JSON, a tool outside the agent's allow-list, or a JSON-RPC error
+  from the server become an error result for the model (``{"error": {"code", "message"}}``), never an
+  exception. A session the server no longer knows (HTTP 404 on the session id, which ``mcp`` reports as an
+  ``INVALID_REQUEST`` error) is re-opened once, as the MCP specification asks of a client, and the call sent
+  again; the build has no other retry of its own. A model error that outlasts the retries propagates: the
+  loop has no answer to give in its place.
+
 Workarounds: none.
 """
 
@@ -28,8 +42,9 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx2
-from mcp import Client
+from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import INVALID_REQUEST
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletion
 
@@ -52,6 +67,10 @@ GUARDRAIL_SCHEMA: dict[str, Any] = {
 }
 
 
+def _error(code: str, message: str) -> str:
+    return json.dumps({"error": {"code": code, "message": message}})
+
+
 def _handoff_tool(agent: AgentSpec) -> dict[str, Any]:
     return {
         "type": "function",
@@ -68,21 +87,48 @@ class VanillaConversation:
         self.spec = spec
         self.model = model
         self.mcp = mcp
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.history: list[dict[str, Any]] = []
-        self._stack = AsyncExitStack()
+        self._stack = AsyncExitStack()  # the MCP session and its HTTP client: re-opened when the session expires
         self._mcp_client: Client | None = None
         self._tools: dict[str, dict[str, Any]] = {}
 
     async def start(self) -> None:
-        http = await self._stack.enter_async_context(httpx2.AsyncClient(headers=self.mcp.headers, timeout=MCP_TIMEOUT))
-        transport = streamable_http_client(self.mcp.url, http_client=http)
-        self._mcp_client = await self._stack.enter_async_context(Client(transport))
+        await self._connect()
+        assert self._mcp_client is not None
         for tool in (await self._mcp_client.list_tools()).tools:
             self._tools[tool.name] = {
                 "type": "function",
                 "function": {"name": tool.name, "description": tool.description or "", "parameters": tool.input_schema},
             }
+
+    async def _connect(self) -> None:
+        http = await self._stack.enter_async_context(httpx2.AsyncClient(headers=self.mcp.headers, timeout=MCP_TIMEOUT))
+        transport = streamable_http_client(self.mcp.url, http_client=http)
+        self._mcp_client = await self._stack.enter_async_context(Client(transport))
+
+    async def _reconnect(self) -> None:
+        await self._stack.aclose()
+        self._stack = AsyncExitStack()
+        await self._connect()
+
+    async def _call_tool(self, name: str, raw_arguments: str) -> str:
+        """The tool's text result, or an error result the model can act on."""
+        try:
+            arguments = json.loads(raw_arguments or "{}")
+        except json.JSONDecodeError as exc:
+            return _error("invalid_arguments", f"the arguments of {name} are not valid JSON: {exc}")
+        for attempt in (1, 2):
+            assert self._mcp_client is not None, "start() first"
+            try:
+                result = await self._mcp_client.call_tool(name, arguments)
+            except MCPError as exc:
+                if exc.code == INVALID_REQUEST and attempt == 1:
+                    await self._reconnect()
+                    continue
+                return _error("tool_error", f"{name} failed: {exc.error.message}")
+            return "\n".join(part.text for part in result.content if part.type == "text")
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         await self._stack.aclose()
@@ -162,11 +208,9 @@ class VanillaConversation:
                     continue
                 name = call.function.name
                 if name not in agent.tools:  # the allow-list holds even if a model invents a tool
-                    text = json.dumps({"error": {"code": "not_allowed", "message": f"{name} is not available"}})
+                    text = _error("not_allowed", f"{name} is not available")
                 else:
-                    arguments = json.loads(call.function.arguments or "{}")
-                    result = await self._mcp_client.call_tool(name, arguments)
-                    text = "\n".join(part.text for part in result.content if part.type == "text")
+                    text = await self._call_tool(name, call.function.arguments)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return "I could not finish this request within the allowed number of tool calls."
 

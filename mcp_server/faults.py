@@ -55,7 +55,9 @@ class ToolFault(BaseModel):
     kind: ToolFaultKind
     tool: str | None = Field(default=None, description="The tool whose call is faulted; None: whichever comes.")
     nth: int = Field(default=1, ge=1, description="The n-th such call of the trial (1-based).")
-    times: int = Field(default=1, ge=1, description="tool_unavailable: consecutive calls that fail from the n-th.")
+    times: int = Field(
+        default=1, ge=1, description="Consecutive calls that get the fault from the n-th (any kind; 1: the n-th only)."
+    )
 
 
 FaultPlan = Mapping[str, ToolFault]  # trial id → the fault its calls get
