@@ -32,7 +32,15 @@ How the system maps onto Agent Framework:
   ``aclose()``: the handoff workflow clones the agents, and a clone would otherwise open its own connection
   on first use and never close it.
 - Model client: ``OpenAIChatCompletionClient`` (Chat Completions, not the Responses API) on an
-  ``AsyncOpenAI(base_url=...)`` this build owns and closes, without retries, like the other builds.
+  ``AsyncOpenAI(base_url=..., timeout=model.timeout_s)`` this build owns and closes. The chat client takes a
+  client it is handed as it is (``agent_framework_openai/_shared.py``: its own ``timeout`` only reaches a
+  client it makes) and adds no retries of its own, so the timeout (connect, each read, write) and the retries
+  are the openai SDK's (openai 3.57): 2 retries, so 3 attempts, on a connection error or a timeout before the
+  response arrives, and on HTTP 408, 409, 429 and 5xx (``_base_client.py``, ``_should_retry``); the wait is the
+  ``Retry-After`` / ``retry-after-ms`` header when it is between 0 and 120 s (longer: no retry), else 0.5 s
+  doubling per retry, at most 8 s, less up to 25 % jitter. A stream cut mid-way would not be retried (the SDK
+  retries until the response starts), but the handoff workflow runs its agents without streaming
+  (``workflow.run`` without ``stream``), so a silent answer is a timeout before the response, and retried.
   Its OpenTelemetry instrumentation, on by default, is switched off by the harness
   (``ENABLE_INSTRUMENTATION=false`` in the worker's environment), not here.
 - Generation settings: the spec's as every agent's ``default_options``: ``temperature``, ``max_tokens``
@@ -50,6 +58,15 @@ Workarounds and changed defaults:
   ``include_detailed_errors`` is set (microsoft/agent-framework#6313). An MCP ``isError`` result is meant for
   the model ("unknown city", "ambiguous: ...", "division by zero"), and the server is this system's own, so it
   is set: the model reads ``Error: Function failed. Exception: <the server's message>``.
+- Resilience: nothing further is turned on, because Agent Framework has nothing to turn on for what is left.
+  Its function-invocation loop already reports a failed or unknown call back to the model, and
+  ``MCPStreamableHTTPTool`` reconnects and calls again once when the connection is lost (``_mcp.py``,
+  ``_call_tool_with_retries``; it knows a lost session only by the mcp client's "Session terminated" stand-in,
+  so an expired session whose HTTP 404 carries the server's own JSON-RPC error, as the mcp SDK's server
+  sends it, reaches the model as a tool error instead). It has no retry setting for chat clients (retries are
+  the SDK client's), none that reads a tool call written as text or re-asks after an empty reply (a reply
+  without ``tool_calls`` is the answer), and none that turns a failed model call into an answer: once the
+  SDK's retries are spent, the chat client raises ``ChatClientException`` and the workflow run raises it.
 - Refusal memory: an agent middleware that short-circuits a run leaves the session untouched by design, so the
   guardrail saves the refused exchange to the orchestrator's history itself (see above).
 
@@ -149,7 +166,7 @@ class AgentFrameworkConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
         self.mcp = mcp
-        self.openai = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.openai = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.client = OpenAIChatCompletionClient(
             model=model.model,
             async_client=self.openai,

@@ -24,10 +24,28 @@ How the system maps onto ADK:
   nor callable); its ``tools/list`` answer is cached for the conversation (``tool_list_cache_ttl_seconds``),
   as the server's tools do not change. ``Runner.close`` closes the toolsets' sessions.
 - Model client: ADK's own OpenAI integration, ``google.adk.integrations.openai.OpenAILlm`` (Chat Completions;
-  the gateway has no Responses API), on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes,
-  with no retries so the gateway sees each request once. Not ``LiteLlm("openai/...")``: ADK 2.x ships this
-  path itself (``google-adk[openai]``), where LiteLLM would add 23 distributions for the same wire format, and
-  ADK's own extras cap it below its newest release (``litellm<1.106.3``; 1.110.2 is out).
+  the gateway has no Responses API), on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes:
+  ``OpenAILlm`` takes a pre-configured client for "timeout, retries, ..." (its docstring) and passes neither
+  itself. Not ``LiteLlm("openai/...")``: ADK 2.x ships this path itself (``google-adk[openai]``), where
+  LiteLLM would add 23 distributions for the same wire format, and ADK's own extras cap it below its newest
+  release (``litellm<1.106.3``; 1.110.2 is out).
+- Timeout: ``model.timeout_s`` is the client's ``timeout`` (httpx connect, read, write and pool limits alike).
+  ADK calls the model without streaming (``RunConfig``'s default ``StreamingMode.NONE``), so a request that
+  gets no answer ends in ``APITimeoutError`` after that long, and is retried as below.
+- Retries: the OpenAI SDK's defaults (openai 2.54, ``_base_client.py``), ADK adding none of its own for
+  ``OpenAILlm`` (its ``retry_options`` are the Gemini client's): ``max_retries=2``, so 3 attempts, on a
+  connection error, a timeout, and HTTP 408, 409, 429 and 5xx (unless the server sends ``x-should-retry``);
+  the wait is the ``Retry-After``/``retry-after-ms`` header when it says up to 120 s (a longer one is not
+  retried), else 0.5 s then 1 s (doubling, capped at 8 s, less up to 25 % jitter). A streamed reply cut after
+  its headers would not be retried (only sending the request is), but this build does not stream. What still
+  fails then raises out of ``Runner.run_async`` and ends the turn. The gateway tells a retry (the same body
+  again) from a new call when it counts a role's calls for a fault.
+- Resilience, as ADK does it by default: a tool error (an unknown tool, arguments that fail validation, an MCP
+  error) goes back to the model as the function's error response. Nothing is turned on beyond that: ADK's
+  remaining handlers are an ``on_model_error_callback`` the application writes (its own answer to an
+  exception) and ``ReflectAndRetryModelPlugin``, which acts on Gemini's ``MALFORMED_FUNCTION_CALL`` finish; an
+  empty reply ends the turn as an error event (``MODEL_RETURNED_NO_CONTENT``), and no tool call written as
+  text is parsed.
 - Instructions are ADK's ``static_instruction``: sent literally, where ``instruction`` would read any
   ``{name}`` in the spec's text as a session-state placeholder.
 - Generation settings: the spec's ``temperature`` and output cap in every agent's ``generate_content_config``
@@ -116,7 +134,7 @@ class GoogleAdkConversation:
         self.spec = spec
         self.mcp = mcp
         generation = spec.generation
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         _send_parallel_tool_calls(self.client, generation.parallel_tool_calls)
         self.model = OpenAILlm(model=model.model, client=self.client, max_tokens=generation.max_output_tokens)
         self.generation = types.GenerateContentConfig(

@@ -3,7 +3,16 @@
 How the system maps onto Semantic Kernel (semantic-kernel 1.45):
 
 - **Model client**: one ``OpenAIChatCompletion`` service over an ``AsyncOpenAI`` client pointed at the gateway
-  (Chat Completions only), shared by every agent.
+  (Chat Completions only), shared by every agent. The client gets ``timeout=model.timeout_s`` (connect, each
+  read, write): SK's chat execution settings have no timeout of their own, so the client's is the one that
+  applies. Retries are the openai SDK's defaults (openai 3.57), as SK adds none (the kernel's
+  ``retry_mechanism`` is deprecated and has no effect, ``semantic_kernel/reliability``): 2 retries, so 3
+  attempts, on a connection error or a timeout before the response arrives, and on HTTP 408, 409, 429 and 5xx
+  (``_base_client.py``, ``_should_retry``); the wait is the ``Retry-After`` / ``retry-after-ms`` header when it
+  is between 0 and 120 s (longer: no retry), else 0.5 s doubling per retry, at most 8 s, less up to 25 %
+  jitter. The handoff orchestration streams every member's reply (``handoffs.py``, ``invoke_stream``), and the
+  SDK retries only until the response starts: a stream that goes silent mid-way raises ``APITimeoutError``
+  after ``timeout_s`` (``openai/_streaming.py``) and is not retried.
 - **Generation settings**: the spec's, as each agent's ``OpenAIChatPromptExecutionSettings`` (``temperature``,
   ``max_tokens``, ``parallel_tool_calls``) in its ``KernelArguments``, the guardrail's included; the
   connector drops ``parallel_tool_calls`` from a request without tools (the guardrail's), as OpenAI requires.
@@ -23,6 +32,13 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   filters); the filter also keeps the orchestration's ``complete_task`` away from the specialists.
 - **Memory**: a ``ChatHistory`` per conversation (user turns and final answers, each answer named for its
   agent) is the orchestration's task on every turn, so the orchestrator and the specialist both see it.
+- **Resilience**: nothing extra is turned on, because SK has nothing to turn on for what is left. Its auto
+  function invocation already reports a failed or refused call back to the model (an MCP error result, a call
+  outside the filters, arguments that do not parse), and an MCP error raised by the session (an expired one
+  included: SK's plugin does not re-initialise) becomes the call's error result. SK has no retry policy of its
+  own, no setting that reads a tool call written as text or re-asks after an empty reply (a reply without
+  ``tool_calls`` is the answer), and none that turns a failed model call into an answer: once the SDK's retries
+  are spent, the turn raises (``ServiceResponseException``, then ``KernelInvokeException``).
 - **Guardrail**: a turn is the kernel function ``assistant-answer`` (the orchestration over the chat history),
   and the guardrail is a ``FUNCTION_INVOCATION`` filter around it: a ``ChatCompletionAgent`` with the
   guardrail instructions and ``response_format=GuardrailVerdict`` (structured output) judges the latest user
@@ -134,7 +150,7 @@ class Assistant:
 class SemanticKernelConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpTools) -> None:
         self.spec = spec
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         chat = OpenAIChatCompletion(ai_model_id=model.model, async_client=self.client)
         self.mcp = mcp
         self.runtime = InProcessRuntime()

@@ -9,8 +9,9 @@ How the system maps onto Strands:
   the specialist's answer the turn's final answer, with no second, relaying orchestrator call, and allows only
   that one tool call in the orchestrator's turn. The orchestrator is forced to delegate (never to answer itself,
   as its instructions say) by an ``InvokeModelStage.Input`` middleware that sets ``tool_choice`` to "any tool"
-  (``required`` on the wire). The turn's agent is the delegate tool that returned successfully, seen by an
-  ``AfterToolCallEvent`` hook.
+  (``required`` on the wire) on its first model call of the turn (after a delegate's error result it may
+  answer). The turn's agent is the delegate tool that returned successfully, seen by an ``AfterToolCallEvent``
+  hook (the orchestrator, where none did).
 - Memory: each ``Agent`` keeps its conversation (``agent.messages``) under a ``SlidingWindowConversationManager``
   (Strands' default, given explicitly). The orchestrator's holds every turn (user text, delegation call, the
   answer), so it routes a follow-up in the light of what came before and writes that context into the
@@ -29,13 +30,38 @@ How the system maps onto Strands:
   background thread and session) and ``Agent.cleanup()`` stops it. Tools outside the allow-list are neither
   offered nor callable (an invented name gets Strands' unknown-tool error result).
 - Model client: ``strands.models.openai.OpenAIModel`` (Chat Completions, streamed, the provider's default) on an
-  ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with ``max_retries=0`` so every request the
-  gateway sees is one the agents made (Strands' own retry strategy, left at its default, retries throttling
-  only).
+  ``AsyncOpenAI(base_url=...)`` client this build owns and closes (``client=``, the provider's documented way
+  to reach a gateway); ``model.timeout_s`` is that client's ``timeout`` (httpx connect, read, write and pool
+  limits alike: a request unanswered, or a stream silent, that long fails). ``OpenAIModel`` passes no timeout
+  or retry setting of its own.
+- Retries, two layers, both left at their defaults:
+
+  - the OpenAI SDK's (openai 2.54, ``_base_client.py``): ``max_retries=2``, so 3 attempts, on a connection
+    error, a timeout, and HTTP 408, 409, 429 and 5xx (unless the server sends ``x-should-retry``); the wait is
+    the ``Retry-After``/``retry-after-ms`` header when it says up to 120 s (a longer one is not retried), else
+    0.5 s then 1 s (doubling, capped at 8 s, less up to 25 % jitter). Only sending the request is retried: a
+    stream that breaks or goes silent after its headers raises its ``httpx`` error to the agent unretried;
+  - Strands' ``ModelRetryStrategy`` on every ``Agent`` (the default ``retry_strategy``,
+    ``event_loop/_retry.py``): what the SDK still raises is retried only when ``OpenAIModel`` maps it to
+    ``ModelThrottledException`` (HTTP 429, code ``rate_limit_exceeded``, or a rate-limit message:
+    ``models/_openai_errors.py``), 6 attempts in all, 4, 8, 16, 32 then 64 s apart.
+
+  Anything else a specialist's model call raises ends that specialist's invocation; its delegate tool
+  (``_agent_as_tool.py``) returns it to the orchestrator as an error result, ``"Agent error: <exception>"``,
+  and the orchestrator's model answers the turn from it (see Resilience). The gateway tells a retry (the
+  same body again) from a new call when it counts a role's calls for a fault.
 - Generation settings: ``temperature`` and ``max_tokens`` are the model's ``params``, which Strands sends on
   every request; ``parallel_tool_calls`` is added by ``GatewayModel.format_request`` only to requests that
   offer tools (every request here does: specialists, delegate tools, the ``Verdict`` tool), since ``params``
   cannot tell the two apart and OpenAI rejects it without tools.
+- Resilience, as Strands does it by default (it has no further setting for these faults): a tool error (an
+  MCP error result; an MCP exception, which ``MCPClient`` returns as ``"Tool execution failed: ..."``; an
+  unknown tool; JSON arguments that do not parse, sent as ``{}``) goes back to the model as an error result;
+  a specialist that raises (a model error past the retries above, ``MaxTokensReachedException`` on a
+  ``length`` stop, which Strands raises by design) becomes its delegate tool's error result, and the
+  orchestrator's model answers the turn from it. That answer is the turn's, reported with the orchestrator
+  as its agent: the build does not turn a turn Strands completed into an exception. Strands parses no tool
+  call written as text.
 - Tool-loop bound: a ``ModelCallBudget`` hook on each specialist cancels the model call past its budget with
   the vanilla build's "could not finish" answer (``BeforeModelCallEvent.cancel``), ending its turn cleanly.
 
@@ -165,7 +191,12 @@ class ModelCallBudget(HookProvider):
 
 
 def _must_delegate(context: InvokeModelContext) -> InvokeModelContext:
-    """The orchestrator never answers itself: every one of its model calls must call a (delegate) tool."""
+    """The orchestrator never answers a request itself: its first model call of a turn must call a (delegate)
+    tool. Once a delegate has returned, which it does only with an error (a successful one ends the turn), the
+    model may answer from that result, as it could not if every call were forced: it would delegate for ever."""
+    last = context.messages[-1] if context.messages else None
+    if last is not None and any("toolResult" in block for block in last["content"]):
+        return context
     return context.replace(tool_choice=ANY_TOOL)
 
 
@@ -173,7 +204,7 @@ class StrandsConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
         self.mcp = mcp
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.model = GatewayModel(self.client, model.model, spec.generation)
         self.guardrail = InputGuardrail(spec, self.model)
         self.specialists: list[Agent] = []
@@ -234,9 +265,8 @@ class StrandsConversation:
         result = await self.orchestrator.invoke_async(message)
         if self.guardrail.refused:
             return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
-        if self.route is None:
-            raise RuntimeError(f"the orchestrator did not delegate: {result.message}")
-        return TurnResult(str(result).strip(), self.route)
+        # No successful delegation (the delegate's error result came back): the orchestrator answered itself.
+        return TurnResult(str(result).strip(), self.route or ORCHESTRATOR)
 
     async def aclose(self) -> None:
         try:

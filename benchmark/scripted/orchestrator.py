@@ -93,6 +93,19 @@ def _relay(situation: Situation, agents: tuple[AgentSpec, ...]) -> str | None:
     return routing_results[-1].strip() if routing_results else None
 
 
+def _failed_routes(situation: Situation, agents: tuple[AgentSpec, ...]) -> list[str]:
+    """The turn's routing calls whose result was an error (the specialist failed behind an agent-as-tool)."""
+    routing_ids = {c.id for m in situation.window for c in m.calls if _is_routing_call(c, agents)}
+    return [
+        m.text
+        for m in situation.window
+        if m.role == "tool"
+        and m.tool_call_id in routing_ids
+        and results.is_error(m.text)
+        and COULD_NOT_COMPLETE not in m.text
+    ]
+
+
 def answer(situation: Situation) -> ScriptedReply:
     route = situation.turn.expect.route
     if route == REFUSED:
@@ -105,6 +118,9 @@ def answer(situation: Situation) -> ScriptedReply:
     relayed = _relay(situation, agents)
     if relayed is not None:
         return situation.say(relayed)
+    failed = _failed_routes(situation, agents)
+    if len(failed) >= 2:  # routed again once after a failure, as a specialist retries a step once
+        return situation.say(results.could_not_complete(target.name, failed[-1]))
     filler = Filler(
         request=situation.request_text(),
         reason=f"Routed to {target.name}: {target.handoff_description}",

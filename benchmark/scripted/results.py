@@ -7,7 +7,8 @@ in any of the forms frameworks send one:
   ``CallToolResult``, inside content parts, or embedded in prose such as ``Error: {...}``), or a
   ``CallToolResult`` with ``"isError": true``.
 - **The framework's report**: a text that starts like an error (``Error``, ``[error``, ``An error occurred``,
-  ``Encountered error``, ``Exception``, ``Traceback``, ``Failed to``), or that says the call itself was bad
+  ``Encountered error``, ``Exception``, ``Traceback``, ``Failed to``, ``Tool execution failed``, ``Agent
+  error``: Strands' wordings for a failed MCP call and a failed agent-as-tool), or that says the call itself was bad
   (see :func:`is_call_problem`).
 
 Errors fall into three kinds, because they call for different things:
@@ -39,7 +40,8 @@ MAX_REASON_CHARS = 160
 
 _ERROR_START = re.compile(
     r"^\W{0,3}(?:error|an error|(?:i )?encountered (?:an )?error|exception|traceback|failed to|tool error|"
-    r"function call (?:failed|error)|unable to (?:call|run|execute))\b"
+    r"(?:function|tool) (?:call|execution|invocation) (?:failed|error)|agent error|"
+    r"unable to (?:call|run|execute))\b"
 )
 _CALL_PROBLEM = re.compile(
     r"invalid[_ ]arguments?|invalid json|not valid json|is not valid|malformed|validation error|validationerror|"

@@ -247,6 +247,34 @@ def test_the_guardrail_calls_its_verdict_tool_again_after_an_error() -> None:
     assert after.content is not None and json.loads(after.content)["allowed"] is True
 
 
+def test_a_transient_failure_in_strands_wording_is_retried_once_then_owned_up_to() -> None:
+    """Strands reports a failed MCP call as ``Tool execution failed: …``: an error, not data to answer from."""
+    expired = "Tool execution failed: Session not found: initialize again"
+    assert is_error(expired) and is_transient(expired)
+    first = (calls(("c2", "sql_query", SCRIPTED_QUERY)), result("c2", expired))
+    assert the_call(reply(TASK, operational(*AFTER_SCHEMA, *first))) == ("sql_query", {"sql": QUERY})
+    second = (calls(("c3", "sql_query", SCRIPTED_QUERY)), result("c3", expired))
+    answer = reply(TASK, operational(*AFTER_SCHEMA, *first, *second))
+    assert answer.content is not None and answer.content.startswith(COULD_NOT_COMPLETE)
+
+
+def test_the_orchestrator_routes_again_once_after_a_failed_specialist_then_owns_up() -> None:
+    """A specialist behind an agent-as-tool that raised (Strands: ``Agent error: …``) is routed to once more;
+    a second failure gets the plain could-not-complete answer, never the error relayed as the answer."""
+    agents = [
+        tool("operational_agent", {"input": {"type": "string"}}),
+        tool("legal_expert", {"input": {"type": "string"}}),
+    ]
+    base = [{"role": "system", "content": SPEC.orchestrator_instructions}, {"role": "user", "content": TICKETS}]
+    failure = "Agent error: Error code: 500 - The server had an error while processing your request."
+    first = (calls(("o1", "operational_agent", json.dumps({"input": TICKETS}))), result("o1", failure))
+    assert the_call(reply(TASK, {"messages": [*base, *first], "tools": agents}))[0] == "operational_agent"
+    second = (calls(("o2", "operational_agent", json.dumps({"input": TICKETS}))), result("o2", failure))
+    answer = reply(TASK, {"messages": [*base, *first, *second], "tools": agents})
+    assert answer.content is not None and not answer.tool_calls
+    assert answer.content.startswith(COULD_NOT_COMPLETE) and "Error code: 500" in answer.content
+
+
 def test_the_orchestrator_routes_again_after_a_failed_routing_call_and_relays_a_graceful_answer() -> None:
     handoffs = [tool("transfer_to_legal_expert"), tool("transfer_to_operational_agent")]
     base = [{"role": "system", "content": SPEC.orchestrator_instructions}, {"role": "user", "content": TICKETS}]
