@@ -34,8 +34,26 @@ How the system maps onto AutoGen:
   conversation, with the spec's ``temperature`` and ``max_tokens`` as its create arguments, so the selector,
   the guardrail and the specialists all send them. ``model_info`` declares function calling and structured
   output because the gateway's model name is not one AutoGen knows; its family is "unknown", so the selector
-  prompt goes out as a user message (AutoGen does that for non-OpenAI families). Runtime tracing is off: the
-  team gets its own ``SingleThreadedAgentRuntime`` with a ``NoOpTracerProvider``.
+  prompt goes out as a user message (AutoGen does that for non-OpenAI families). Its ``timeout`` is
+  ``model.timeout_s``: AutoGen passes it both to the ``AsyncOpenAI`` it builds and as a create argument of
+  every request, so it bounds every HTTP phase of each attempt, a read included (a request answered with
+  nothing, or a body that stops coming, fails after ``timeout_s``). Runtime tracing is off: the team gets
+  its own ``SingleThreadedAgentRuntime`` with a ``NoOpTracerProvider``.
+- Retries: the defaults. ``max_retries`` is not set, so the ``AsyncOpenAI`` that AutoGen builds from the
+  config keeps the openai SDK's own default, and AutoGen adds no retry layer of its own: 2 retries
+  (3 attempts) of a request that timed out or failed to connect (reset, refused) or was answered 408, 409,
+  429 or 5xx (unless the response says ``x-should-retry: false``), after exponential back-off from 0.5 s
+  doubling to at most 8 s, minus up to 25 % jitter, or after the server's ``Retry-After``/``retry-after-ms``
+  when that is between 0 and 120 s (``openai/_base_client.py``: the request loop, ``_should_retry``,
+  ``_calculate_retry_timeout``). No agent here streams (``model_client_stream`` is off), so a body that stops
+  half-way is read inside the request and retried like a silent one; a streamed response is retried only
+  until its headers arrive. A request that still fails raises out of the agent, and the team's runtime
+  ends ``team.run`` with it (a ``RuntimeError`` carrying the openai error). Each retry resends an identical
+  body, which the gateway takes for another attempt of the same call when it counts calls for a fault.
+- Resilience: AutoGen's defaults, which already report a bad tool call back to the model as the tool's
+  error result: arguments that do not parse, a tool the agent does not have, a tool's error result and any
+  exception from the MCP client (``McpWorkbench.call_tool`` turns it into an error ``ToolResult``). AgentChat
+  0.7 has no setting for an empty reply or a tool call written as text: the reply is the agent's answer.
 - Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
   asks the model for an answer with ``tool_choice="none"``.
 
@@ -193,7 +211,7 @@ class AutoGenConversation:
             temperature=spec.generation.temperature,
             max_tokens=spec.generation.max_output_tokens,
             parallel_tool_calls=spec.generation.parallel_tool_calls,
-            max_retries=0,
+            timeout=model.timeout_s,
         )
         server = StreamableHttpServerParams(url=mcp.url, headers=mcp.headers, timeout=MCP_TIMEOUT_S)
         self.workbenches = [AllowListWorkbench(server, agent.tools) for agent in spec.specialists]

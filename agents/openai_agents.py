@@ -20,9 +20,31 @@ How the system maps onto the SDK:
   an ``httpx2`` client and connects with ``mcp.Client(mode="auto")``: its ``server/discover`` probe is
   refused by the project's ``mcp`` 1.x server (HTTP 400, a JSON-RPC error), so it falls back to the
   ``initialize`` handshake.
-- Model client: ``OpenAIChatCompletionsModel`` on one ``AsyncOpenAI(base_url=...)`` client (Chat
-  Completions; the gateway has no Responses API). Tracing is off (``set_tracing_disabled`` and
+- Model client: ``OpenAIChatCompletionsModel`` on one ``AsyncOpenAI(base_url=..., timeout=model.timeout_s)``
+  client (Chat Completions; the gateway has no Responses API). The SDK passes no timeout of its own per
+  request (``ModelSettings.timeout``, a whole-attempt bound enforced by the runner, is unset), so the client's
+  timeout applies to every HTTP phase, a read included: a request answered with nothing, or a response whose
+  body stops coming, fails after ``timeout_s``. Tracing is off (``set_tracing_disabled`` and
   ``RunConfig.tracing_disabled``): there is no OpenAI platform to export to.
+- Retries: the defaults. The SDK's runner-managed retries (``ModelSettings.retry``) are opt-in and unset, and
+  with them unset the runner leaves retrying to the provider's client (``run_internal/model_retry.py``,
+  ``_should_disable_provider_managed_retries``), the openai SDK's own default: 2 retries (3 attempts) of a
+  request that timed out or failed to connect (reset, refused) or was answered 408, 409, 429 or 5xx (unless
+  the response says ``x-should-retry: false``), after exponential back-off from 0.5 s doubling to at most
+  8 s, minus up to 25 % jitter, or after the server's ``Retry-After``/``retry-after-ms`` when that is
+  between 0 and 120 s (``openai/_base_client.py``: the request loop, ``_should_retry``,
+  ``_calculate_retry_timeout``). ``Runner.run`` does not stream, so a body that stops half-way is read
+  inside the request and retried like a silent one; a streamed response is retried only until its headers
+  arrive. Each retry resends an identical body, which the gateway takes for another attempt of the same call
+  when it counts calls for a fault.
+- Resilience: ``RunConfig(tool_not_found_behavior="return_error_to_model")``, the runner's documented
+  opt-in ("Tool execution, approval, and tool error behavior" in the running-agents guide) for a model call
+  of a tool the agent does not have: the call gets a model-visible error output and the run goes on,
+  instead of the default ``ModelBehaviorError`` that ends the run. A tool outside an agent's allow-list is
+  not in its tool list either, so it is refused the same way and never reaches the server. Tool errors
+  (an MCP tool's error result, a failing call) already go back to the model by default
+  (``failure_error_function``); the SDK has no option for an empty or text-only reply, which is the
+  agent's final output.
 - Generation settings: the spec's, as the run's global ``RunConfig.model_settings`` (``temperature``,
   ``max_tokens``, ``parallel_tool_calls``), which the SDK merges over each agent's own settings (the
   orchestrator's ``tool_choice``) on every model call, the guardrail agent's included. The SDK sends
@@ -100,7 +122,7 @@ class OpenAIAgentsConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
         self.mcp = mcp
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.model = OpenAIChatCompletionsModel(model=model.model, openai_client=self.client)
         self.session = SQLiteSession(f"conversation-{mcp.trial_id}")
         generation = spec.generation
@@ -109,7 +131,12 @@ class OpenAIAgentsConversation:
             max_tokens=generation.max_output_tokens,
             parallel_tool_calls=generation.parallel_tool_calls,
         )
-        self.run_config = RunConfig(model_settings=settings, tracing_disabled=True, workflow_name="afbench")
+        self.run_config = RunConfig(
+            model_settings=settings,
+            tracing_disabled=True,
+            workflow_name="afbench",
+            tool_not_found_behavior="return_error_to_model",
+        )
         self._stack = AsyncExitStack()
         self.orchestrator: Agent[None] | None = None
 

@@ -32,8 +32,29 @@ How the system maps onto Pydantic AI:
   FastMCP's ``auto`` mode: a ``server/discover`` probe for the 2026 protocol, which our ``mcp`` 1.x server
   answers with an error, then the ``initialize`` handshake at 2025-11-25, which it speaks.
 - Model client: ``OpenAIChatModel`` (Chat Completions; the gateway has no Responses API) with an
-  ``OpenAIProvider`` on an ``AsyncOpenAI(base_url=...)`` client this build owns and closes, with
-  ``max_retries=0`` so every request the gateway sees is one the agents made.
+  ``OpenAIProvider`` on an ``AsyncOpenAI(base_url=..., timeout=model.timeout_s)`` client this build owns and
+  closes. Pydantic AI sends a per-request ``timeout`` only when ``ModelSettings.timeout`` is set (it is not),
+  so the client's timeout applies to every HTTP phase, a read included: a request answered with nothing, or
+  a body that stops coming, fails after ``timeout_s``.
+- Retries: the defaults. Pydantic AI leaves HTTP retries to the provider SDK's client unless
+  ``ModelSettings.max_retries`` or a retrying transport (``pydantic_ai.retries``, opt-in) says otherwise (the
+  docs' "Provider SDK retries"), so it is the openai SDK's own default: 2 retries (3 attempts) of a request
+  that timed out or failed to connect (reset, refused) or was answered 408, 409, 429 or 5xx (unless the
+  response says ``x-should-retry: false``), after exponential back-off from 0.5 s doubling to at most 8 s,
+  minus up to 25 % jitter, or after the server's ``Retry-After``/``retry-after-ms`` when that is between 0
+  and 120 s (``openai/_base_client.py``: the request loop, ``_should_retry``, ``_calculate_retry_timeout``).
+  ``Agent.run`` does not stream, so a body that stops half-way is read inside the request and retried like a
+  silent one; a streamed response is retried only until its headers arrive. A request that still fails ends
+  the run with Pydantic AI's ``ModelHTTPError`` subclasses or ``ModelConnectionError``. Each retry resends an
+  identical body, which the gateway takes for another attempt of the same call when it counts calls for a
+  fault.
+- Resilience: Pydantic AI's defaults, which already report a bad tool call back to the model as a retry
+  prompt: arguments that do not parse or validate, a tool the agent was not given (an unknown name or one
+  outside its ``allowed_tools``), an empty reply. A tool *error result* is ``tool_error_behavior="failed"``
+  (above); an MCP protocol error (``McpError``: a JSON-RPC error, an expired session) is always a retry
+  prompt. Retry prompts spend the tool's (or the output's) retry budget, 1 by default; once it is spent the
+  run raises ``UnexpectedModelBehavior``, as the docs' "Model errors" describe, and there is no setting that
+  answers instead. Nor is there one to read a tool call written as text: a text reply is the answer.
 - Generation settings: the spec's, as the model's default ``settings`` (``ModelSettings``: ``temperature``,
   ``max_tokens``, ``parallel_tool_calls``), so every agent on that model, the guardrail included, sends them.
   On Chat Completions ``max_tokens`` goes out as ``max_completion_tokens`` (the model profile's default), and
@@ -161,7 +182,7 @@ def _handoff(specialist: Agent[None, str], agent: AgentSpec) -> ToolOutput[Hando
 class PydanticAIConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
-        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, max_retries=0)
+        self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         generation = spec.generation
         settings = ModelSettings(
             temperature=generation.temperature,

@@ -41,6 +41,7 @@ MAX_REASON_CHARS = 160
 _ERROR_START = re.compile(
     r"^\W{0,3}(?:error|an error|(?:i )?encountered (?:an )?error|exception|traceback|failed to|tool error|"
     r"(?:function|tool) (?:call|execution|invocation) (?:failed|error)|agent error|"
+    r"session (?:terminated|expired|not found)|"
     r"unable to (?:call|run|execute))\b"
 )
 _CALL_PROBLEM = re.compile(
@@ -56,7 +57,7 @@ _CALL_PROBLEM = re.compile(
 _TRANSIENT_CODES = frozenset({"unavailable", "timeout", "internal_error", "session_expired", "rate_limited"})
 _TRANSIENT = re.compile(
     r"temporarily unavailable|currently unavailable|service unavailable|timed out|time limit|json-?rpc|"
-    r"mcp error|-326\d\d|session (?:expired|not found)|connection (?:reset|refused|closed|error)"
+    r"mcp error|-326\d\d|session (?:expired|not found|terminated)|connection (?:reset|refused|closed|error)"
 )
 
 
@@ -66,7 +67,7 @@ def _error_of(value: Any) -> Any:
         if value.get("isError") is True:
             return value.get("content") or "error"
         error = value.get("error")
-        if isinstance(error, Mapping | str) and error:
+        if isinstance(error, Mapping | str | list) and error:  # a list: Pydantic AI's validation errors
             return error
         if str(value.get("status", "")).casefold() == "error":
             return value.get("message") or value.get("detail") or "error"

@@ -142,6 +142,10 @@ REPORTED = {
         "Error invoking tool 'sql_query' with kwargs {'sql': ['SELECT']} with error:\n sql: Input should be a valid "
         "string\n Please fix the error and try again.",
     ),
+    "malformed (pydantic-ai)": (
+        ("c2", "sql_query", '{"sql": "SELECT'),
+        {"error": [{"type": "json_invalid", "loc": [], "msg": "Invalid JSON: EOF while parsing a string"}]},
+    ),
     "disallowed tool (agno)": (("c2", "rag_search", '{"query": "x"}'), "Function rag_search not found"),
     "disallowed tool (crewai)": (
         ("c2", "rag_search", '{"query": "x"}'),
@@ -251,6 +255,7 @@ def test_a_transient_failure_in_strands_wording_is_retried_once_then_owned_up_to
     """Strands reports a failed MCP call as ``Tool execution failed: …``: an error, not data to answer from."""
     expired = "Tool execution failed: Session not found: initialize again"
     assert is_error(expired) and is_transient(expired)
+    assert is_transient("Session terminated\n")  # the mcp 1.x client's stand-in for the 404, as AutoGen relays it
     first = (calls(("c2", "sql_query", SCRIPTED_QUERY)), result("c2", expired))
     assert the_call(reply(TASK, operational(*AFTER_SCHEMA, *first))) == ("sql_query", {"sql": QUERY})
     second = (calls(("c3", "sql_query", SCRIPTED_QUERY)), result("c3", expired))
