@@ -40,13 +40,31 @@ How the system maps onto CrewAI:
 - Model client: one LLM per conversation, CrewAI's native OpenAI provider (what ``crewai.LLM(model="openai/
   <model>", base_url=..., custom_openai=True)`` builds; here the class itself, see the workarounds) on Chat
   Completions (``api="completions"``; ``custom_openai=True`` so it never falls back to, or counts tokens with,
-  the Responses API, which the gateway lacks) and ``max_retries=0`` (CrewAI keeps the OpenAI SDK's 2), like
-  every other build, so each request the gateway sees is one the system made. The router, guardrail and both
-  agents share it, so every call sends the spec's generation settings: ``temperature`` and ``max_tokens`` are
-  LLM fields. CrewAI's context
-  defaults are kept: for a model it does not know it assumes an 8k window, and a tool result over a quarter
-  of that is replaced by a preview plus CrewAI's ``read_a_deferred_tool_result`` tool
+  the Responses API, which the gateway lacks). The router, guardrail and both agents share it, so every call
+  sends the spec's generation settings: ``temperature`` and ``max_tokens`` are LLM fields. The runner's
+  ``model.timeout_s`` is the provider's ``timeout`` field, which CrewAI hands to the ``OpenAI`` and
+  ``AsyncOpenAI`` clients it builds (``_get_client_params``); the SDK applies it to each phase of a request
+  (connect, write, and read: the longest wait for the next byte). Requests are not streamed (``stream`` is
+  unset). CrewAI's context defaults are kept: for a model it does not know it assumes an 8k window, and a tool
+  result over a quarter of that is replaced by a preview plus CrewAI's ``read_a_deferred_tool_result`` tool
   (``use_better_compaction``).
+- Retries: CrewAI's defaults, two layers. Inside, the OpenAI SDK's policy (the provider's ``max_retries``
+  field defaults to the SDK's 2; openai 2.54, ``_base_client.py``, ``AsyncAPIClient.request``/``SyncAPIClient
+  .request`` and ``_should_retry``): 2 retries (3 attempts) of a connection error, a timeout (so a request
+  answered by silence is sent again after ``timeout_s``), and HTTP 408, 409, 429 and 5xx unless the server
+  says ``x-should-retry: false``; the wait honours ``Retry-After``/``retry-after-ms`` up to 120 s, else
+  exponential back-off from 0.5 s (doubling, at most 8 s, minus up to 25 % jitter); a non-streamed request is
+  retried whole. Outside, CrewAI's own rate-limit retry (``crewai/llms/retry.py``, which ``BaseLLM
+  .__init_subclass__`` wraps around every provider's ``call``/``acall``): 3 attempts of the whole call, for
+  throttling errors only (status 429 or a rate-limit code or message in the exception chain), waiting 1 s
+  then 2 s (±20 %); it looks for ``Retry-After`` in a ``headers`` dict on the exception, which the OpenAI
+  SDK's errors do not carry, so only the SDK's own layer honours it. Every other error is raised to the
+  caller once the SDK's retries run out.
+- Resilience: nothing to turn on. CrewAI's agent loop reports a tool's exception to the model as the tool's
+  result, so MCP errors and lost sessions (a new session per call here) reach the model, which carries on.
+  An empty reply raises ``ValueError`` (``agent_utils._validate_and_finalize_llm_response``) and an LLM error
+  that outlives the retries above is raised: ``Agent.max_retry_limit`` re-runs a failed *task* in a crew,
+  not ``Agent.kickoff_async``, and no other setting answers either instead.
 - Async: ``Flow.handle_turn`` is synchronous in 1.15 (``kickoff`` starts its own event loop), so ``send``
   runs it in a worker thread with ``asyncio.to_thread``; inside the Flow the specialist steps are ``async``
   and use ``Agent.kickoff_async``.
@@ -297,7 +315,7 @@ class CrewAIBuild(AgentBuild):
             api_key=model.api_key,
             api="completions",
             custom_openai=True,
-            max_retries=0,
+            timeout=model.timeout_s,
             temperature=generation.temperature,
             max_tokens=generation.max_output_tokens,
             parallel_tool_calls=generation.parallel_tool_calls,

@@ -30,12 +30,33 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   in its allow-list (its ``ToolNode`` and the tools it offers the model), so an invented tool name is answered
   with an error, never run.
 - **Model client**: ``langchain-openai``'s ``ChatOpenAI(base_url=...)`` on Chat Completions
-  (``use_responses_api=False``), no retries, with a ``timeout`` per request, over an HTTP client this build
-  owns and closes (``ChatOpenAI``'s default clients are process-wide caches, one per base URL, never closed).
-  The client is the SDK's own ``openai.DefaultAsyncHttpxClient`` (an ``httpx2`` client on openai 3.x, with the
-  SDK's connection defaults), so the build needs no HTTP library of its own. The ``timeout`` goes on
-  ``ChatOpenAI``: langchain-openai always passes its own (``None``, no limit, by default) to the SDK, which
-  overrides the HTTP client's.
+  (``use_responses_api=False``), over an HTTP client this build owns and closes (``ChatOpenAI``'s default
+  clients are process-wide caches, one per base URL, never closed). The client is the SDK's own
+  ``openai.DefaultAsyncHttpxClient`` (an ``httpx2`` client on openai 3.x, with the SDK's connection defaults),
+  so the build needs no HTTP library of its own. The runner's ``model.timeout_s`` goes on ``ChatOpenAI``'s
+  ``timeout``: langchain-openai always passes its own (``None``, no limit, by default) to the SDK, which
+  overrides the HTTP client's. A float there is httpx's limit on each phase (connect, write, pool, and read:
+  the longest wait for the next byte), so a server that answers nothing, or stops mid-reply, is given up on
+  after ``timeout_s``.
+- **Retries**: the default. ``ChatOpenAI.max_retries`` is left unset (``None``), so langchain-openai passes
+  nothing and the ``AsyncOpenAI`` client keeps the SDK's own policy (openai 3.57, ``_base_client.py``,
+  ``AsyncAPIClient.request`` and ``_should_retry``): ``DEFAULT_MAX_RETRIES = 2`` retries (3 attempts) of a
+  connection error, a timeout (``APITimeoutError``, so a stalled reply is sent again after ``timeout``), and
+  HTTP 408, 409, 429 and 5xx (unless the server sends ``x-should-retry: false``); the wait honours
+  ``Retry-After``/``retry-after-ms`` up to 120 s, else exponential back-off from 0.5 s (doubling, at most
+  8 s, minus up to 25 % jitter). A non-streamed request is retried whole, since the SDK reads the body inside
+  its retry loop. langchain-openai then raises its classified errors (``OpenAIRateLimitError``,
+  ``OpenAIAPIError``, ``OpenAIConnectionError``, ``OpenAITimeoutError``: ``langchain_core.exceptions
+  .ModelError`` subclasses with ``is_retryable``).
+- **Resilience** (the specialists' ``create_agent`` loop, with the prebuilt middleware LangChain documents for
+  it, at their documented defaults): ``ModelRetryMiddleware()`` retries a failed model call whose
+  ``ModelError`` is retryable 2 more times (1 s, then 2 s, ±25 % jitter) and then, ``on_failure="continue"``,
+  ends the turn with an ``AIMessage`` naming the error instead of raising; ``ToolRetryMiddleware()`` does the
+  same for an exception raised while a tool runs (an MCP ``McpError``: a JSON-RPC error, a lost session) and
+  then hands the model an error ``ToolMessage``. An MCP tool's own error result (``isError``) is already an
+  error ``ToolMessage`` (``load_mcp_tools``' ``handle_tool_errors=True`` default), not retried; arguments that
+  fail the tool's schema are ``ToolNode``'s to report. The guardrail and the router are plain model calls
+  outside any agent loop: they have the SDK's retries only, and raise when those run out.
 - **Generation settings**: the spec's ``temperature`` and output cap are ``ChatOpenAI`` fields, so every call
   sends them (the cap as ``max_completion_tokens``: langchain-openai always renames ``max_tokens``).
   ``parallel_tool_calls`` is a runtime parameter, not a model field, and belongs only on requests with
@@ -62,7 +83,14 @@ from typing import Any
 
 import openai
 from langchain.agents import create_agent
-from langchain.agents.middleware import AgentMiddleware, ModelCallLimitMiddleware, ModelRequest, ModelResponse
+from langchain.agents.middleware import (
+    AgentMiddleware,
+    ModelCallLimitMiddleware,
+    ModelRequest,
+    ModelResponse,
+    ModelRetryMiddleware,
+    ToolRetryMiddleware,
+)
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -80,7 +108,6 @@ from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpo
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8  # model calls per specialist turn, as in the vanilla build
-MODEL_TIMEOUT_S = 120
 SERVER = "kestrel"
 
 
@@ -132,6 +159,8 @@ def _specialist(
     """The agent's tool loop over its allowed MCP tools, as a subgraph."""
     middleware: list[AgentMiddleware[Any, Any, Any]] = [
         ModelCallLimitMiddleware(run_limit=MAX_TOOL_ROUNDS, exit_behavior="end"),
+        ModelRetryMiddleware(),
+        ToolRetryMiddleware(),
         ToolCallSettings(parallel_tool_calls),
     ]
     return create_agent(model, tools, system_prompt=agent.instructions, middleware=middleware, name=agent.name)
@@ -198,8 +227,7 @@ class LangGraphBuild(AgentBuild):
                 api_key=model.api_key,  # type: ignore[arg-type]  # a str is accepted and wrapped in SecretStr
                 temperature=spec.generation.temperature,
                 max_completion_tokens=spec.generation.max_output_tokens,
-                max_retries=0,
-                timeout=MODEL_TIMEOUT_S,
+                timeout=model.timeout_s,
                 use_responses_api=False,
                 http_async_client=http,
             )

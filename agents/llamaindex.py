@@ -27,9 +27,29 @@
   1.x server speaks, so nothing to negotiate down. Nothing stays open but the ``httpx2`` client, which
   ``aclose`` closes.
 - **Model client**: ``OpenAILike(api_base=..., is_chat_model=True, is_function_calling_model=True)`` on an
-  ``httpx.AsyncClient`` the conversation owns and closes; ``max_retries=0`` so every request the gateway sees
-  is one the build meant. Agents run with ``streaming=False``: the build reads only each turn's final
-  ``AgentOutput``, not the event stream. LlamaIndex sends no telemetry; nothing to turn off.
+  ``httpx.AsyncClient`` the conversation owns and closes. The runner's ``model.timeout_s`` is the LLM's
+  ``timeout`` field, which LlamaIndex hands to the ``AsyncOpenAI`` client it builds (``_get_credential_kwargs``)
+  and the SDK applies to each request over the HTTP client's own setting, per phase (connect, write, and read:
+  the longest wait for the next byte). Agents run with ``streaming=False``: the build reads only each turn's
+  final ``AgentOutput``, not the event stream, and no request is streamed. LlamaIndex sends no telemetry;
+  nothing to turn off.
+- **Retries**: LlamaIndex's default, ``max_retries=3``, which it applies twice over (llama-index-llms-openai
+  0.8.3, ``base.py``: ``llm_retry_decorator`` and ``_get_credential_kwargs``). Outside, every ``_achat`` (the
+  agents' and the guardrail's calls) runs under a tenacity policy (``utils.py``, ``create_retry_decorator``):
+  at most 3 attempts and 60 s in all, on ``openai.APIConnectionError``, ``APITimeoutError``,
+  ``RateLimitError`` and ``InternalServerError`` (HTTP 5xx), waiting the ``Retry-After`` of a 429 (up to
+  120 s, ``_WaitRetryAfter``), else a random exponential wait between 1 and 20 s. Inside, the ``AsyncOpenAI``
+  client gets the same ``max_retries=3``: the SDK's own policy (openai 2.54, ``_base_client.py``,
+  ``AsyncAPIClient.request``, ``_should_retry``) retries a connection error, a timeout (so a request answered
+  by silence is sent again after ``timeout_s``) and HTTP 408, 409, 429 and 5xx 3 times, honouring
+  ``Retry-After`` up to 120 s, else waiting 0.5 s doubling to at most 8 s (minus up to 25 % jitter); a
+  non-streamed request is retried whole. A fault that persists is thus sent up to 12 times before the error
+  reaches the workflow, which raises it.
+- **Resilience**: nothing to turn on. ``AgentWorkflow`` already hands a tool's exception back to the model as
+  an error ``ToolOutput`` (``_call_tool``), so MCP errors, timeouts and lost sessions (a new session per call
+  here) reach the model, which carries on; an LLM error that outlives the retries above is raised out of
+  ``workflow.run`` (``FunctionAgent`` and ``AgentWorkflow`` have no setting that answers it instead), and a
+  reply with no tool call, empty or a call written as text, is the agent's final answer.
 - **Generation settings**: the spec's ``temperature`` and cap (``max_tokens``) are ``OpenAILike`` fields, sent
   on every call; ``parallel_tool_calls`` is each ``FunctionAgent``'s ``allow_parallel_tool_calls``, which the
   LLM sends on requests with tools only. ``astructured_predict`` has no such knob: it always asks for one
@@ -88,7 +108,7 @@ class _TextResultToolSpec(McpToolSpec):  # type: ignore[misc]  # the adapter shi
 class LlamaIndexConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
-        self._http = httpx.AsyncClient(timeout=120)
+        self._http = httpx.AsyncClient()  # the SDK passes the LLM's timeout on every request
         self.llm = OpenAILike(
             model=model.model,
             api_base=model.base_url,
@@ -97,7 +117,7 @@ class LlamaIndexConversation:
             is_function_calling_model=True,
             temperature=spec.generation.temperature,
             max_tokens=spec.generation.max_output_tokens,
-            max_retries=0,
+            timeout=model.timeout_s,
             async_http_client=self._http,
         )
         # timeout: the adapter's default 30 s is tight for a cold rag_search on a busy machine

@@ -52,6 +52,7 @@ COULD_NOT = re.compile(
     |were\s*n[o'’]t\s+able|failed\s+to|did\s*n[o'’]t\s+(?:work|succeed|respond)
     |(?:is|are|was|were)\s+(?:currently\s+|temporarily\s+)?(?:unavailable|not\s+available|down)
     |service\s+unavailable|(?:an?\s+)?error\s+(?:occurred|happened|was\s+returned)|encountered\s+an?\s+(?:\w+\s+)?error
+    |(?:call|request)\s+failed|failed\s+after|had\s+an?\s+error
     |something\s+went\s+wrong|went\s+wrong|try\s+again\s+later|timed\s+out)\b
     """
 )

@@ -41,7 +41,7 @@ MAX_REASON_CHARS = 160
 _ERROR_START = re.compile(
     r"^\W{0,3}(?:error|an error|(?:i )?encountered (?:an )?error|exception|traceback|failed to|tool error|"
     r"(?:function|tool) (?:call|execution|invocation) (?:failed|error)|agent error|"
-    r"session (?:terminated|expired|not found)|"
+    r"session (?:terminated|expired|not found)|(?:tool|function) ['\"`]?[\w.:-]+['\"`]? failed|"
     r"unable to (?:call|run|execute))\b"
 )
 _CALL_PROBLEM = re.compile(

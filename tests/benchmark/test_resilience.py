@@ -436,6 +436,8 @@ def test_no_outcome_without_a_fault_or_for_an_infrastructure_error() -> None:
         "I can't help with that.",
         "Something went wrong on our side.",
         "The search service is temporarily down.",
+        # LangChain's ModelRetryMiddleware, on_failure="continue": the error becomes the answer
+        "Model call failed after 3 attempts with OpenAIAPIError: Error code: 500 - The server had an error.",
     ],
 )
 def test_could_not_recognises_an_admission(text: str) -> None:

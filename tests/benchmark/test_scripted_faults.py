@@ -256,6 +256,8 @@ def test_a_transient_failure_in_strands_wording_is_retried_once_then_owned_up_to
     expired = "Tool execution failed: Session not found: initialize again"
     assert is_error(expired) and is_transient(expired)
     assert is_transient("Session terminated\n")  # the mcp 1.x client's stand-in for the 404, as AutoGen relays it
+    # LangChain's ToolRetryMiddleware, once its retries are spent
+    assert is_transient("Tool 'sql_query' failed after 3 attempts with McpError: Session terminated. Please try again.")
     first = (calls(("c2", "sql_query", SCRIPTED_QUERY)), result("c2", expired))
     assert the_call(reply(TASK, operational(*AFTER_SCHEMA, *first))) == ("sql_query", {"sql": QUERY})
     second = (calls(("c3", "sql_query", SCRIPTED_QUERY)), result("c3", expired))
