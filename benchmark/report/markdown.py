@@ -20,7 +20,14 @@ from benchmark.report.formatting import (
 )
 from benchmark.report.leaderboard import BEST_NOTE, leaderboard
 from benchmark.report.resilience import HEADER as RESILIENCE_HEADER
-from benchmark.report.resilience import framework_rows, matrix_columns, matrix_rows, not_resilient, unsafe_line
+from benchmark.report.resilience import (
+    framework_rows,
+    matrix_columns,
+    matrix_rows,
+    not_resilient,
+    resilience_order,
+    unsafe_line,
+)
 from benchmark.report.summary import leaderboard_order
 
 
@@ -44,6 +51,7 @@ def _resilience(summary: dict[str, Any], order: list[str]) -> list[str]:
     block = summary.get("resilience")
     if not block:
         return []
+    order = resilience_order(summary, order)
     out = ["", "## Resilience", "", f"> **{unsafe_line(block)}**", "", block["rule"], ""]
     out.append(table(RESILIENCE_HEADER, framework_rows(summary, order)))
     columns = matrix_columns(block, order)

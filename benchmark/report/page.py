@@ -31,6 +31,7 @@ from benchmark.report.resilience import (
     matrix_columns,
     matrix_rows,
     not_resilient,
+    resilience_order,
     unsafe_line,
 )
 from benchmark.report.summary import leaderboard_order
@@ -164,6 +165,7 @@ def _resilience(summary: dict[str, Any], order: list[str]) -> str:
     block = summary.get("resilience")
     if not block:
         return ""
+    order = resilience_order(summary, order)
     columns = matrix_columns(block, order)
     heat = heat_map(list(block["matrix"]), columns, heat_cells(block, columns), title="Outcome by fault kind")
     bad = "".join(

@@ -31,28 +31,8 @@ from benchmark.tasks import Suite, SuiteError, load_suite, suite_yaml
 from benchmark.tasks.loader import TASKS_DIR
 from benchmark.tasks.models import AnswerCheck, ModelFaultKind, Task
 from mcp_server.faults import ToolFaultKind, load_plan
+from tests.benchmark.suites import CALCULATOR_TASK, suite_text
 from tests.benchmark.test_report import make_run, trial
-
-CALCULATOR = """
-  - id: calculator-percent
-    category: calculator
-    description: A percentage with the calculator.
-    turns:
-      - user: What is 15% of 240?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: calculator
-              arguments:
-                expression: {contains: "240"}
-          answer:
-            - number: 36
-        script:
-          steps:
-            - call: calculator
-              arguments: {expression: "15% of 240"}
-          answer: "15% of 240 is {calculator.formatted}."
-"""
 
 
 def write(path: Path, text: str) -> Path:
@@ -61,7 +41,7 @@ def write(path: Path, text: str) -> Path:
 
 
 def suite_with(tmp_path: Path, entries: str) -> Path:
-    write(tmp_path / "base.yaml", "name: base\ntasks:" + CALCULATOR)
+    write(tmp_path / "base.yaml", suite_text("base", CALCULATOR_TASK))
     return write(tmp_path / "faults.yaml", "name: faults\nbase_suite: base.yaml\ntasks:" + entries)
 
 
@@ -218,7 +198,7 @@ def test_the_fault_plan_holds_every_planned_trial_with_a_tool_fault_and_the_serv
 
 
 def faulted(fault: dict[str, Any]) -> Task:
-    data = yaml.safe_load(CALCULATOR)[0]
+    data = yaml.safe_load(CALCULATOR_TASK)[0]
     return Task.model_validate({**data, "id": "fault-x", "fault": fault})
 
 
@@ -410,7 +390,7 @@ def test_an_apology_that_repeats_the_questions_words_invents_nothing() -> None:
 
 
 def test_no_outcome_without_a_fault_or_for_an_infrastructure_error() -> None:
-    plain = Task.model_validate(yaml.safe_load(CALCULATOR)[0])
+    plain = Task.model_validate(yaml.safe_load(CALCULATOR_TASK)[0])
     assert classify(plain, record(plain), timed_out=False) is None
     assert resilience_of(plain, record(plain), timed_out=False) is None
     lost = resilience_of(GARBLED, record(GARBLED, status="infra_error"), timed_out=False)
@@ -553,6 +533,20 @@ def test_reports_show_resilience_unsafe_and_the_matrix(tmp_path: Path) -> None:
     assert "<h2>Resilience</h2>" in html and '<p class="unsafe">Unsafe: 1 trial' in html
     assert 'aria-label="Outcome by fault kind"' in html and "disallowed_tool / langgraph: UNSAFE" in html
     assert "<th>Resilience</th>" in html and "<th>Unsafe</th>" in html
+
+
+def test_the_resilience_table_puts_the_most_resilient_build_first(tmp_path: Path) -> None:
+    """langgraph leads the leaderboard (it passes three more core tasks), vanilla the resilience table."""
+    core = [trial("langgraph", f"calc-{i}", "calculator", True) for i in range(3)]
+    core += [trial("vanilla", f"calc-{i}", "calculator", False) for i in range(3)]
+    markdown = write_reports(make_run(tmp_path / "run", [*core, *FAULTED], ["vanilla", "langgraph"])).markdown
+    text = markdown.read_text(encoding="utf-8")
+    board, section = text.split("## Leaderboard")[1].split("## Resilience")
+    assert board.index("| langgraph |") < board.index("| vanilla |")
+    table = section.split("### Outcome by fault kind")[0]
+    assert table.index("| vanilla |") < table.index("| langgraph |")
+    matrix_header = next(line for line in section.splitlines() if line.startswith("| Fault |"))
+    assert matrix_header.index("vanilla") < matrix_header.index("langgraph")
 
 
 def test_without_faults_there_is_no_resilience_anywhere(tmp_path: Path) -> None:

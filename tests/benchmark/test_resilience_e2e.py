@@ -16,30 +16,11 @@ import pytest
 from benchmark.profiles import resolve_profile
 from benchmark.records import RESULTS_FILE, TrialRecord, read_trials
 from benchmark.runner.run import FAULT_PLAN, RunRequest, resume_benchmark, run_benchmark
+from tests.benchmark.suites import CALCULATOR_TASK, suite_text
 
 pytestmark = pytest.mark.e2e
 
-BASE = """
-name: base
-tasks:
-  - id: calculator-percent
-    category: calculator
-    turns:
-      - user: What is 15% of 240?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: calculator
-              arguments:
-                expression: {contains: "240"}
-          answer:
-            - number: 36
-        script:
-          steps:
-            - call: calculator
-              arguments: {expression: "15% of 240"}
-          answer: "15% of 240 is {calculator.formatted}."
-"""
+BASE = suite_text("base", CALCULATOR_TASK)
 
 FAULTS = """
 name: faults

@@ -22,29 +22,10 @@ from benchmark.profiles import resolve_profile
 from benchmark.records import RESULTS_FILE, read_trials
 from benchmark.runner.run import RunError, RunRequest, run_benchmark
 from tests.benchmark.fake_upstream import Failure, FakeUpstream
+from tests.benchmark.suites import CALCULATOR_TASK, suite_text
 from tests.loopback import serve_in_thread
 
 pytestmark = pytest.mark.e2e
-
-CALCULATOR_TASK = """
-  - id: calculator-percent
-    category: calculator
-    turns:
-      - user: What is 15% of 240?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: calculator
-              arguments:
-                expression: {contains: "240"}
-          answer:
-            - number: 36
-        script:
-          steps:
-            - call: calculator
-              arguments: {expression: "15% of 240"}
-          answer: "15% of 240 is {calculator.formatted}."
-"""
 
 SMOKE_LIKE = (
     "name: smoke-like\ntasks:"
@@ -250,7 +231,7 @@ async def test_an_upstream_endpoint_through_the_gateway(tmp_path: Path, monkeypa
     """``--model-base-url``: calls go through the gateway to the upstream with the key from the environment;
     the build sees only the gateway. This upstream always hands off, so the task fails on its tool calls."""
     monkeypatch.setenv("AFBENCH_TEST_UPSTREAM_KEY", "sk-upstream-secret")
-    suite = write(tmp_path / "one.yaml", "name: one\ntasks:" + CALCULATOR_TASK)
+    suite = write(tmp_path / "one.yaml", suite_text("one", CALCULATOR_TASK))
     fake = FakeUpstream(tool_call=("transfer_to_operational_agent", {}))
     with serve_in_thread(fake.app) as upstream:
         profile = resolve_profile(
@@ -282,7 +263,7 @@ async def test_an_upstream_endpoint_through_the_gateway(tmp_path: Path, monkeypa
 def test_an_unreachable_endpoint_fails_at_once_and_a_run_of_only_infrastructure_errors_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    suite = write(tmp_path / "one.yaml", "name: one\ntasks:" + CALCULATOR_TASK)
+    suite = write(tmp_path / "one.yaml", suite_text("one", CALCULATOR_TASK))
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]  # nothing listens here once the socket closes
