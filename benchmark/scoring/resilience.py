@@ -122,9 +122,9 @@ def presents_expected_result(task: Task, turns: Sequence[TurnOutcome]) -> bool:
     return found > 0
 
 
-# Faults after which a tool's result still reaches the client: an oversized result holds the real one.
-# (session_expired logs "ok", but the client gets the 404, not the result.)
-_RESULT_DELIVERED: frozenset[str | None] = frozenset({None, "oversized_result"})
+# Faults after which a tool's result still reaches the client: an expired session sends the result before
+# it forgets the session, an oversized result holds the real one (mcp_server/faults.py).
+_RESULT_DELIVERED: frozenset[str | None] = frozenset({None, "session_expired", "oversized_result"})
 
 
 def obtained_result(task: Task, record: TrialRecord) -> bool:
