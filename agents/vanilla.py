@@ -18,6 +18,10 @@ client's default ``mode="auto"`` negotiates the protocol: it probes ``server/dis
 2026-07-28 revision, and a server that answers with a JSON-RPC error, as the project's ``mcp`` 1.x server does
 (400, no session), gets the ``initialize`` handshake at the newest handshake revision it speaks.
 
+Usage accounting: the turn's ``ChatCompletion.usage`` summed over its model calls (``prompt_tokens``,
+``completion_tokens``), what the OpenAI SDK gives a user who keeps count; the number of completions is the
+turn's call count.
+
 Resilience, as a careful hand-written loop does it (the OpenAI function-calling guide's advice: a tool's
 failure goes back to the model as the tool's result, so it can repair the call or say what failed):
 
@@ -48,7 +52,7 @@ from mcp.types import INVALID_REQUEST
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletion
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -92,6 +96,7 @@ class VanillaConversation:
         self._stack = AsyncExitStack()  # the MCP session and its HTTP client: re-opened when the session expires
         self._mcp_client: Client | None = None
         self._tools: dict[str, dict[str, Any]] = {}
+        self._usage = [0, 0, 0]  # this turn's input tokens, output tokens, completions
 
     async def start(self) -> None:
         await self._connect()
@@ -135,13 +140,18 @@ class VanillaConversation:
         await self.client.close()
 
     async def send(self, message: str) -> TurnResult:
+        self._usage = [0, 0, 0]
         if not await self._allowed(message):
             self._remember(message, self.spec.guardrail.refusal)
-            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL, self._turn_usage())
         agent = await self._route(message)
         answer = await self._specialist(agent, message)
         self._remember(message, answer)
-        return TurnResult(answer, agent.name)
+        return TurnResult(answer, agent.name, self._turn_usage())
+
+    def _turn_usage(self) -> Usage:
+        tokens_in, tokens_out, calls = self._usage
+        return Usage(tokens_in, tokens_out, calls, source="ChatCompletion.usage, summed per turn")
 
     def _remember(self, message: str, answer: str) -> None:
         self.history += [{"role": "user", "content": message}, {"role": "assistant", "content": answer}]
@@ -150,7 +160,7 @@ class VanillaConversation:
         self, messages: list[Any], tools: list[Any] | None = None, tool_choice: Any = omit, response_format: Any = omit
     ) -> ChatCompletion:
         generation = self.spec.generation
-        return await self.client.chat.completions.create(
+        response = await self.client.chat.completions.create(
             model=self.model.model,
             messages=messages,
             tools=tools or omit,
@@ -160,6 +170,11 @@ class VanillaConversation:
             temperature=generation.temperature,
             max_tokens=generation.max_output_tokens,
         )
+        self._usage[2] += 1
+        if response.usage is not None:
+            self._usage[0] += response.usage.prompt_tokens
+            self._usage[1] += response.usage.completion_tokens
+        return response
 
     async def _allowed(self, message: str) -> bool:
         messages: list[Any] = [

@@ -39,9 +39,22 @@ class McpEndpoint:
 
 
 @dataclass(frozen=True)
+class Usage:
+    """A turn's token usage as the framework itself reports it, through the public API its documentation tells
+    a user to read (a run result's usage, a callback, a handler): what users build cost dashboards on. The
+    harness compares it with what the model gateway measured."""
+
+    input_tokens: int
+    output_tokens: int
+    calls: int | None = None  # model calls the framework says the turn made, where it says
+    source: str = ""  # the API read, e.g. "RunResult.context_wrapper.usage"
+
+
+@dataclass(frozen=True)
 class TurnResult:
     text: str
     agent: str  # spec.LEGAL, spec.OPERATIONAL, or spec.GUARDRAIL when the guardrail refused
+    usage: Usage | None = None  # None: the framework offers no usage accounting (or the build does not read it)
 
 
 class Conversation(Protocol):

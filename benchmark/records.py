@@ -30,6 +30,15 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ReportedUsage(_Record):
+    """A turn's token usage as the framework reported it (contract.Usage), not as the gateway measured it."""
+
+    input_tokens: int
+    output_tokens: int
+    calls: int | None = None
+    source: str = ""
+
+
 class TurnOutcome(_Record):
     """One turn as the build ran it (reported by the worker)."""
 
@@ -41,6 +50,9 @@ class TurnOutcome(_Record):
     ended_at: float
     wall_s: float
     error: str | None = Field(default=None, description="The exception the build raised on this turn, if any.")
+    reported_usage: ReportedUsage | None = Field(
+        default=None, description="The framework's own token accounting for the turn; None: it reported none."
+    )
 
     @model_validator(mode="before")
     @classmethod

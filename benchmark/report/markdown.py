@@ -1,7 +1,8 @@
 """``report.md``: the banner when the ranks say nothing, the leaderboard with its rule and legend, success per
 category, resilience (when a task injected a fault: unsafe count first, rate per build, the fault-kind ×
-framework matrix, every trial that was not resilient), the versions of every build's packages, and every
-failure with its reason and the tool calls it sent."""
+framework matrix, every trial that was not resilient), usage accounting (each framework's own token counts
+against the gateway's), the versions of every build's packages, and every failure with its reason and the tool
+calls it sent."""
 
 from __future__ import annotations
 
@@ -29,6 +30,10 @@ from benchmark.report.resilience import (
     unsafe_line,
 )
 from benchmark.report.summary import leaderboard_order
+from benchmark.report.usage_accounting import HEADER as USAGE_HEADER
+from benchmark.report.usage_accounting import miscounting
+from benchmark.report.usage_accounting import note as usage_note
+from benchmark.report.usage_accounting import rows as usage_rows
 
 
 def _escape(text: str) -> str:
@@ -65,6 +70,16 @@ def _resilience(summary: dict[str, Any], order: list[str]) -> list[str]:
         for t in bad
     ] or ["None."]
     return out
+
+
+def _usage_accounting(summary: dict[str, Any], order: list[str]) -> list[str]:
+    found = usage_rows(summary, order)
+    if not found:
+        return []
+    off = miscounting(summary, order)
+    named = f"**Miscounting: {', '.join(off)}.**" if off else "**No framework miscounts its tokens.**"
+    scripted = summary["run"]["model"]["backend"] == "scripted"
+    return ["", "## Usage accounting", "", named, "", usage_note(scripted), "", table(USAGE_HEADER, found)]
 
 
 def render_markdown(summary: dict[str, Any]) -> str:
@@ -113,6 +128,7 @@ def render_markdown(summary: dict[str, Any]) -> str:
     else:
         out.append("No completed trials.")
     out += _resilience(summary, order)
+    out += _usage_accounting(summary, order)
     setup = framework_setup(run, order)
     out += ["", "## Versions and setup cost", "", SETUP_NOTE, "", table(SETUP_HEADER, setup) if setup else "None."]
     out += ["", f"## Failures ({len(summary['failures'])})", ""]

@@ -1,9 +1,9 @@
 """``report.html``: one self-contained page (inline CSS and SVG, no script, no external resource): the banner
 when the ranks say nothing, the leaderboard with its rule and legend, success against tokens, the wall time
 of every trial, success per category, resilience (when a task injected a fault: the unsafe count first, the
-rate per build, a heat map of outcome classes by fault kind and framework), the versions of every build's
-packages, and failures with the tool calls they sent. Every chart point has a tooltip (an SVG ``<title>``)
-naming whose it is."""
+rate per build, a heat map of outcome classes by fault kind and framework), usage accounting (each framework's
+own token counts against the gateway's), the versions of every build's packages, and failures with the tool
+calls they sent. Every chart point has a tooltip (an SVG ``<title>``) naming whose it is."""
 
 from __future__ import annotations
 
@@ -36,6 +36,10 @@ from benchmark.report.resilience import (
 )
 from benchmark.report.summary import leaderboard_order
 from benchmark.report.svg import Point, Series, color, heat_map, scatter_chart, strip_chart
+from benchmark.report.usage_accounting import HEADER as USAGE_HEADER
+from benchmark.report.usage_accounting import miscounting
+from benchmark.report.usage_accounting import note as usage_note
+from benchmark.report.usage_accounting import rows as usage_rows
 
 CSS = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1360px;
@@ -184,6 +188,20 @@ def _resilience(summary: dict[str, Any], order: list[str]) -> str:
     )
 
 
+def _usage_accounting(summary: dict[str, Any], order: list[str]) -> str:
+    """The section, or nothing without completed trials."""
+    found = usage_rows(summary, order)
+    if not found:
+        return ""
+    off = miscounting(summary, order)
+    named = f"Miscounting: {', '.join(off)}." if off else "No framework miscounts its tokens."
+    scripted = summary["run"]["model"]["backend"] == "scripted"
+    return (
+        f"<h2>Usage accounting</h2>\n<p><b>{escape(named)}</b></p>\n"
+        f'<p class="note">{escape(usage_note(scripted))}</p>\n{_table(USAGE_HEADER, found)}\n'
+    )
+
+
 def _failure(f: dict[str, Any]) -> str:
     sent = "".join(
         f"<li>{escape(line.label)}: "
@@ -235,7 +253,7 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
 {_charts(summary, trials, order)}
 <h2>Success by category</h2>
 {_categories(summary, order)}
-{_resilience(summary, order)}<h2>Versions and setup cost</h2>
+{_resilience(summary, order)}{_usage_accounting(summary, order)}<h2>Versions and setup cost</h2>
 <p class="note">{escape(SETUP_NOTE)}</p>
 {_table(SETUP_HEADER, setup, kind="names versions") if setup else "<p>None recorded.</p>"}
 <h2>Failures ({len(summary["failures"])})</h2>

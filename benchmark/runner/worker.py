@@ -29,6 +29,7 @@ from benchmark import plugins
 from benchmark.contract import AgentBuild
 
 if TYPE_CHECKING:  # imported for real only after the build's cold import has been timed
+    from benchmark.records import ReportedUsage
     from benchmark.runner.protocol import TrialReport, TrialRequest
 
 PARENT_POLL_S = 1.0
@@ -127,12 +128,13 @@ class Worker:
         if conversation is not None:
             for index, message in enumerate(request.messages):
                 turn_started, clock = time.time(), time.perf_counter()
-                text, agent, error = "", "", None
+                text, agent, error, usage = "", "", None, None
                 try:
                     result = await conversation.send(message)
                     text, agent = str(getattr(result, "text", "")), str(getattr(result, "agent", ""))
                     if not hasattr(result, "agent"):
                         error = f"TypeError: send() returned {type(result).__name__}, not a TurnResult"
+                    usage = _reported_usage(getattr(result, "usage", None))
                 except (Exception, asyncio.CancelledError) as exc:
                     _uncancel()
                     traceback.print_exc()
@@ -147,6 +149,7 @@ class Worker:
                         ended_at=time.time(),
                         wall_s=round(time.perf_counter() - clock, 6),
                         error=error,
+                        reported_usage=usage,
                     )
                 )
                 if error is not None:
@@ -165,6 +168,25 @@ class Worker:
             wall_s=round(time.perf_counter() - started, 6),
             peak_rss_mb=peak_rss_mb(),
         )
+
+
+def _reported_usage(usage: Any) -> ReportedUsage | None:
+    """The record of a TurnResult's usage (a contract.Usage); None when the build reported none or a value
+    that is not one (a build's mistake must not cost the turn its answer: it is logged instead)."""
+    from benchmark.records import ReportedUsage
+
+    if usage is None:
+        return None
+    try:
+        return ReportedUsage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            calls=getattr(usage, "calls", None),
+            source=str(getattr(usage, "source", "")),
+        )
+    except (AttributeError, ValueError) as exc:
+        print(f"afbench worker: ignoring the turn's usage {usage!r}: {exc}", file=sys.stderr)
+        return None
 
 
 def _uncancel() -> None:

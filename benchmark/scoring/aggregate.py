@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from benchmark.records import TokensSource, TrialRecord
 from benchmark.scoring.resilience import ResilienceStats, resilience_stats
 from benchmark.scoring.stats import interval_ranks, mean, median, pass_hat_k, percentile, wilson_interval
+from benchmark.scoring.usage_accounting import UsageAccounting, usage_accounting
 
 
 class CategoryStats(BaseModel):
@@ -59,6 +60,9 @@ class FrameworkStats(BaseModel):
     loc: int | None
     categories: dict[str, CategoryStats]
     resilience: ResilienceStats | None = Field(default=None, description="Only when some trial injected a fault.")
+    usage_accounting: UsageAccounting | None = Field(
+        default=None, description="The framework's own token accounting against the gateway's; None: no trial."
+    )
 
 
 def _ratio(numerator: int, denominator: int) -> float | None:
@@ -150,6 +154,7 @@ def framework_stats(trials: Sequence[TrialRecord], repeats: int, loc: int | None
         loc=loc,
         categories=category_stats(trials),
         resilience=resilience_stats(trials),
+        usage_accounting=usage_accounting(trials),
     )
 
 

@@ -18,6 +18,7 @@ from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
 from benchmark.runner.run import RunOutcome, RunRequest, run_benchmark
 from benchmark.scoring.tool_calls import mcp_tool_named
+from benchmark.scoring.usage_accounting import usage_accounting
 from benchmark.tasks.loader import load_suite
 from mcp_server.catalog import build_tools
 from mcp_server.config import ServerConfig
@@ -68,3 +69,10 @@ async def test_build_passes_smoke_with_every_tool_call_through_the_mcp_server(fr
         assert logged == requested_tools(trial), f"{trial.trial_id}: the server log differs from the model's calls"
         refused = all(turn.agent == "guardrail" for turn in trial.turns)
         assert refused == (not logged), f"{trial.trial_id}: a refused turn must call no tool, others must"
+
+
+async def test_the_vanilla_builds_own_usage_accounting_matches_the_gateway(tmp_path: Path) -> None:
+    """The hand-written loop sums each completion's ``usage``: exactly what the gateway counted, call for call."""
+    accounting = usage_accounting((await smoke_run("vanilla", tmp_path)).trials)
+    assert accounting is not None and accounting.reported_turns == accounting.turns > 0
+    assert accounting.verdict == "exact" and accounting.calls_reported == accounting.calls_measured
