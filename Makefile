@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml package-lock.json
 	@# conformance suite with the Node 22 it needs (npm package `node`) for test_conformance.py; both skip without.
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
 	else echo "warning: npm not on PATH; Node test tools not installed, their end-to-end tests will skip" >&2; fi
+	@# bubblewrap (bwrap) gives run_python its namespaces (no network, no host files); without it the tool runs
+	@# under rlimits only and its namespace tests skip. Installed with apt where we are root and apt exists.
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
+			 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1)) || \
+			echo "warning: could not install bubblewrap; run_python will run under rlimits only" >&2; \
+		else echo "warning: bwrap not on PATH (apt-get install bubblewrap); run_python runs under rlimits only" >&2; fi; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,6 +7,7 @@ callers see hold only what a caller should choose.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, Field, create_model
 
 from mcp_server.config import ServerConfig
-from tools import calculator, rag, sql, weather
+from tools import calculator, rag, sandbox, sql, weather
 from tools import search as search_tool
 
 Handler = Callable[[Any], Awaitable[BaseModel]]
@@ -30,9 +31,12 @@ class ToolSpec:
     handler: Handler
     open_world: bool = False  # reaches outside systems (web search, live weather)
     idempotent: bool = True
+    default_scope: bool = True  # False: only keys whose tool scope names it may call it (``scopes.py``)
     # Arguments of one representative call that loads what the tool loads on first use (models, indices,
     # data files), for ``afbench serve --warm-up``; None: nothing worth loading ahead (or it needs a model).
     warm_up: dict[str, Any] | None = None
+    # A line for the server's start-up log (logging level, text): what a tool can and cannot do here.
+    notice: tuple[int, str] | None = None
 
     def input_schema(self) -> dict[str, Any]:
         return self.input_model.model_json_schema()
@@ -68,8 +72,9 @@ SQL_SCHEMA_DESCRIPTION = (
 
 
 # Every tool's name, in the order they are listed; ``build_tools`` builds exactly these. The command line
-# checks per-tool limits against it.
-TOOL_NAMES = ("calculator", "weather", "sql_schema", "sql_query", "text2sql", "rag_search", "search")
+# checks per-tool limits and scopes against it. OPT_IN_TOOLS: those outside the default scope of a key.
+TOOL_NAMES = ("calculator", "weather", "sql_schema", "sql_query", "text2sql", "rag_search", "search", "run_python")
+OPT_IN_TOOLS = ("run_python",)
 
 
 def build_tools(config: ServerConfig) -> list[ToolSpec]:
@@ -96,6 +101,10 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
 
     async def run_weather(request: weather.WeatherRequest) -> weather.WeatherReport:
         return await weather.get_weather(request, weather_provider)
+
+    # The isolation is found now (a real probe, ~0.1 s), so that the description says what holds here.
+    python_sandbox = sandbox.Sandbox(config.sandbox)
+    isolation = python_sandbox.isolation()
 
     tools = [
         ToolSpec(
@@ -164,6 +173,23 @@ def build_tools(config: ServerConfig) -> list[ToolSpec]:
             warm_up={"query": "replace the battery"} if search_provider.name == "offline" else None,
             open_world=search_provider.name != "offline",
         ),
+        ToolSpec(
+            name="run_python",
+            title="Run Python code in a sandbox",
+            description=sandbox.description(config.sandbox.limits, isolation),
+            input_model=sandbox.RunPythonRequest,
+            output_model=sandbox.RunPythonResult,
+            handler=python_sandbox.run,
+            idempotent=False,
+            default_scope=False,
+            open_world=isolation is not None and isolation.kind != "bubblewrap",  # it can reach the network
+            notice=(logging.INFO, f"run_python isolation: {isolation.describe()}")
+            if isolation is not None and isolation.kind == "bubblewrap"
+            else (logging.WARNING, f"run_python isolation: {isolation.describe()}")
+            if isolation is not None
+            else (logging.WARNING, f"run_python cannot run here: {python_sandbox.problem}"),
+        ),
     ]
     assert tuple(t.name for t in tools) == TOOL_NAMES, "TOOL_NAMES must list every tool"
+    assert tuple(t.name for t in tools if not t.default_scope) == OPT_IN_TOOLS, "OPT_IN_TOOLS must match"
     return tools

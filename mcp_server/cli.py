@@ -32,6 +32,12 @@ DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8765
 HTTP_ONLY = ("host", "port", "no_auth", "allowed_host", "allowed_origin")
 
 
+TOOLS_HELP = (
+    "the tools the key may call, e.g. calculator,run_python; 'all', or 'default' (every tool but run_python, "
+    "the default)"
+)
+
+
 class UsageError(Exception):
     """A mistake in the command line; printed as one line, exit status 2."""
 
@@ -111,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--per-minute", type=_positive)
     create.add_argument("--per-day", type=_positive)
     create.add_argument("--tool-limit", type=_tool_limit(_positive), action="append", default=[], metavar="TOOL=N")
+    create.add_argument("--tools", metavar="TOOL,TOOL", help=TOOLS_HELP)
     _add_db(create)
     listing = keys.add_parser("list", help="list keys and their limits")
     listing.add_argument("--json", action="store_true")
@@ -125,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     set_limit.add_argument(
         "--tool-limit", type=_tool_limit(_limit_change), action="append", default=[], metavar="TOOL=N"
     )
+    set_limit.add_argument("--tools", metavar="TOOL,TOOL", help="replace the key's tool scope: " + TOOLS_HELP)
     set_limit.add_argument("--json", action="store_true", help="print the key as JSON")
     _add_db(set_limit)
 
@@ -154,6 +162,28 @@ async def _with_store(args: argparse.Namespace) -> KeyStore:
     return await KeyStore.open(args.db or default_sessions_db())
 
 
+def _scope(args: argparse.Namespace) -> tuple[str, ...] | None:
+    from mcp_server import scopes
+
+    try:
+        return scopes.parse(args.tools)
+    except scopes.ScopeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _tools_text(key: dict[str, Any]) -> str:
+    from mcp_server import scopes
+
+    return scopes.describe(key["tools"])
+
+
+def _shown(key: ApiKey) -> dict[str, Any]:
+    """A key as ``--json`` prints it: ``tools`` as stored (null: the default scope), ``allowed`` what that means."""
+    from mcp_server import scopes
+
+    return key.as_dict() | {"allowed": sorted(scopes.allowed(key.tools))}
+
+
 def _limits_text(key: dict[str, Any]) -> str:
     parts = [f"{key['per_minute']}/min" if key["per_minute"] else "", f"{key['per_day']}/day" if key["per_day"] else ""]
     parts += [f"{tool} {n}/day" for tool, n in key["tool_limits"].items()]
@@ -162,11 +192,15 @@ def _limits_text(key: dict[str, Any]) -> str:
 
 def _print_key(key: ApiKey) -> None:
     shown = key.as_dict()
-    print(f"key '{shown['name']}' ({shown['key_hint']}): {_limits_text(shown)}")
+    print(f"key '{shown['name']}' ({shown['key_hint']}): {_limits_text(shown)}; tools: {_tools_text(shown)}")
 
 
 async def _keys(args: argparse.Namespace) -> int:
     _check_tools([tool for tool, _ in args.tool_limit] if args.keys_command in ("create", "set-limit") else [])
+    if getattr(args, "tools", None) is not None:
+        args.tools = _scope(args)
+    else:
+        args.tools = ...  # not given: create makes the default scope, set-limit leaves the scope as it is
     store = await _with_store(args)
     try:
         return await _keys_command(store, args)
@@ -177,20 +211,30 @@ async def _keys(args: argparse.Namespace) -> int:
 async def _keys_command(store: KeyStore, args: argparse.Namespace) -> int:
     if args.keys_command == "create":
         limits = Limits(args.per_minute, args.per_day, dict(args.tool_limit))
-        key, raw = await store.create_key(args.name, limits)
-        print(f"created key '{key.name}', {_limits_text(key.as_dict())} (store it now: it is not shown again)")
+        key, raw = await store.create_key(args.name, limits, None if args.tools is ... else args.tools)
+        shown = key.as_dict()
+        print(
+            f"created key '{key.name}', {_limits_text(shown)}, tools: {_tools_text(shown)} "
+            "(store it now: it is not shown again)"
+        )
         print(raw)
     elif args.keys_command == "list":
-        keys = [k.as_dict() for k in await store.list_keys()]
+        keys = [_shown(k) for k in await store.list_keys()]
         if args.json:
             print(json.dumps(keys, indent=2, ensure_ascii=False))
         elif not keys:
             print("no keys yet: create one with 'afbench keys create --name NAME'")
         else:
             _print_table(
-                ["name", "key", "state", "limits"],
+                ["name", "key", "state", "limits", "tools"],
                 [
-                    [k["name"], k["key_hint"], f"revoked {k['revoked']}" if k["revoked"] else "active", _limits_text(k)]
+                    [
+                        k["name"],
+                        k["key_hint"],
+                        f"revoked {k['revoked']}" if k["revoked"] else "active",
+                        _limits_text(k),
+                        _tools_text(k),
+                    ]
                     for k in keys
                 ],
             )
@@ -205,11 +249,15 @@ async def _keys_command(store: KeyStore, args: argparse.Namespace) -> int:
         if args.per_day is not None:
             changes["per_day"] = args.per_day or None
         tools: dict[str, int | None] = {tool: n or None for tool, n in args.tool_limit}
-        if not changes and not tools:
-            raise UsageError("nothing to change: give --per-minute, --per-day or --tool-limit TOOL=N")
+        if not changes and not tools and args.tools is ...:
+            raise UsageError("nothing to change: give --per-minute, --per-day, --tool-limit TOOL=N or --tools")
+        if args.name == OWNER_NAME:
+            await store.owner_key()  # made by the first stdio session; an operator may set it up before that
         key = await store.set_limits(args.name, tool_limits=tools, **changes)
+        if args.tools is not ...:
+            key = await store.set_tools(args.name, args.tools)
         if args.json:
-            print(json.dumps(key.as_dict(), indent=2, ensure_ascii=False))
+            print(json.dumps(_shown(key), indent=2, ensure_ascii=False))
         else:
             _print_key(key)
     return 0

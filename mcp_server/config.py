@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mcp_server.faults import ToolFault
 from tools._paths import cache_dir
+from tools.sandbox import SandboxSettings
 
 
 def default_sessions_db() -> Path:
@@ -28,3 +29,4 @@ class ServerConfig:
     fault_plan: Mapping[str, ToolFault] = field(default_factory=dict)  # trial id → fault; empty: no faults
     fault_timeout_s: float = 2.0  # how long a tool_timeout fault waits before its timeout error
     oversized_result_bytes: int = 1_000_000  # the text size of an oversized_result fault's result
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)  # run_python's limits and isolation

@@ -1,6 +1,7 @@
 """One tool call from arrival to answer, independent of the MCP SDK and the transport.
 
-Order matters: an unknown tool is refused without touching quotas; a known one is checked and counted
+Order matters: an unknown tool is refused without touching quotas; a known one is checked against the key's
+tool scope (``scopes.py``; outside it: ``not_allowed``, logged, no quota used) and its limits and counted,
 atomically (the store), then its arguments validated, then run under a time limit. Whatever happens, the
 usage row gets an outcome and a latency (``cancelled`` when the client goes away first), and the caller gets
 a specific, machine-readable error — an exception inside a tool never takes the server down.
@@ -22,12 +23,13 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
+from mcp_server import scopes
 from mcp_server.catalog import ToolSpec
 from mcp_server.config import ServerConfig
 from mcp_server.faults import REPLACES_THE_CALL, UNAVAILABLE, FaultInjector, ToolFault, padded_text
 from mcp_server.gate import Caller
 from mcp_server.jsonrpc import INTERNAL_ERROR, first_lone_surrogate
-from mcp_server.store import CallContext, KeyRevoked, KeyStore, QuotaExceeded
+from mcp_server.store import NOT_ALLOWED, CallContext, KeyRevoked, KeyStore, NotInScope, QuotaExceeded
 from tools.errors import ErrorCode, ToolError
 
 log = logging.getLogger("afbench.dispatch")
@@ -95,9 +97,8 @@ class Dispatcher:
     async def call(self, name: str, arguments: Any, caller: Caller, mcp_session: str | None = None) -> ToolOutcome:
         spec = self.tools.get(name)
         if spec is None:
-            return _error(
-                "unknown_tool", f"unknown tool '{name}'; available: {', '.join(sorted(self.tools))}", tool=name
-            )
+            available = ", ".join(sorted(self.allowed(caller.key.tools)))
+            return _error("unknown_tool", f"unknown tool '{name}'; available: {available}", tool=name)
         if arguments is None:
             arguments = {}
         surrogate_at = first_lone_surrogate(arguments, "arguments")
@@ -113,8 +114,15 @@ class Dispatcher:
         replaced = fault is not None and fault.kind in REPLACES_THE_CALL
         started = time.perf_counter()
         reservation = await self.store.begin_call(
-            context, name, logged, fault=fault.kind if fault else None, charged=not replaced
+            context,
+            name,
+            logged,
+            fault=fault.kind if fault else None,
+            charged=not replaced,
+            in_default_scope=spec.default_scope,
         )
+        if isinstance(reservation, NotInScope):
+            return self._not_allowed(reservation)
         if isinstance(reservation, QuotaExceeded):
             return ToolOutcome(error=reservation.as_dict() | {"message": reservation.message()})
         if isinstance(reservation, KeyRevoked):
@@ -148,6 +156,22 @@ class Dispatcher:
         if fault is not None and fault.kind == "session_expired" and mcp_session is not None:
             self.faults.expire(mcp_session)  # the transport ends the session once this result is sent
         return outcome
+
+    def allowed(self, tools: tuple[str, ...] | None) -> list[str]:
+        """The tools of this server that a key with stored scope ``tools`` may call, in listing order."""
+        permitted = scopes.allowed(tools)
+        return [name for name in self.tools if name in permitted]
+
+    def _not_allowed(self, refusal: NotInScope) -> ToolOutcome:
+        scope = "the default scope" if refusal.tools is None else "its scope"
+        return _error(
+            NOT_ALLOWED,
+            f"the API key '{refusal.name}' may not call '{refusal.tool}': it is outside {scope} "
+            f"({', '.join(self.allowed(refusal.tools)) or 'no tools'}). The call was not executed; the server's "
+            f"operator can allow it with `afbench keys set-limit {refusal.name} --tools ...`.",
+            tool=refusal.tool,
+            allowed=self.allowed(refusal.tools),
+        )
 
     async def _replace(self, spec: ToolSpec, fault: ToolFault, caller: Caller) -> ToolOutcome:
         """What a fault that replaces the tool's run answers (the tool does not run)."""

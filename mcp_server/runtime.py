@@ -31,7 +31,11 @@ class Runtime:
                 "%d call(s) left running by a server that ended without finishing them are now 'interrupted'",
                 store.settled_at_start,
             )
-        dispatcher = Dispatcher(build_tools(config), store, config)
+        tools = build_tools(config)
+        for spec in tools:
+            if spec.notice is not None:
+                log.log(*spec.notice)
+        dispatcher = Dispatcher(tools, store, config)
         return cls(config, store, dispatcher, build_server(dispatcher, build_resources(config)))
 
     async def warm_up(self) -> dict[str, float]:

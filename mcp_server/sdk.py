@@ -88,12 +88,16 @@ def _quiet_sdk_noise() -> None:
 def build_server(dispatcher: Dispatcher, resources: list[ResourceSpec]) -> Server[Any, Any]:
     _quiet_sdk_noise()
     server: Server[Any, Any] = Server(SERVER_NAME, version=_version(), instructions=INSTRUCTIONS)
-    listed = [_tool(spec) for spec in dispatcher.tools.values()]
+    listed = {spec.name: _tool(spec) for spec in dispatcher.tools.values()}
     by_uri = {r.uri: r for r in resources}
 
     @server.list_tools()  # type: ignore[no-untyped-call,untyped-decorator]
     async def list_tools() -> list[types.Tool]:
-        return listed
+        # Only the tools the caller's key may call: a client should not be offered what it cannot use. The
+        # scope is read afresh (a WebSocket or stdio session keeps the key object it started with).
+        caller, _ = _current_caller(server)
+        tools = await dispatcher.store.tool_scope(caller.key)
+        return [listed[name] for name in dispatcher.allowed(tools)]
 
     async def call_tool(request: types.CallToolRequest) -> types.ServerResult:
         # Registered as the request handler itself, not through ``server.call_tool()``: that wrapper turns

@@ -4,7 +4,10 @@ Keys are stored only as SHA-256 hashes (they are 256-bit random tokens, so a slo
 Quota enforcement is a single ``BEGIN IMMEDIATE`` transaction that counts the caller's calls in the current
 windows and, when under every limit, inserts the usage row: N concurrent calls against a remaining quota
 of M succeed exactly M times, across connections, transports and server processes sharing the file.
-Refused calls go to ``refusals``, never to ``usage``, so usage counts only executed calls.
+Calls refused by a limit or a revoked key go to ``refusals``, never to ``usage``, so usage counts only
+executed calls. The one exception is a call outside the key's tool scope (``api_keys.tools``): it is checked
+in the same transaction, before any limit, and logged as a finished ``error`` row with code ``not_allowed``
+that moves no counter (the attempt is part of what the client did; it costs no quota).
 
 Every call's row starts ``running`` and ends ``ok``, ``error``, ``cancelled`` (the client went away) or
 ``interrupted`` (the server process ended first). A server registers itself in ``server_runs``; on start it
@@ -41,6 +44,7 @@ import aiosqlite
 from mcp_server.process_identity import ProcessIdentity
 
 KEY_PREFIX = "afb_"
+NOT_ALLOWED = "not_allowed"  # the error code of a call outside the key's tool scope
 OWNER_NAME = "local-owner"
 
 _SCHEMA = """
@@ -52,7 +56,8 @@ CREATE TABLE IF NOT EXISTS api_keys (
     created_at REAL NOT NULL,
     revoked_at REAL,
     per_minute INTEGER,
-    per_day INTEGER
+    per_day INTEGER,
+    tools TEXT
 );
 CREATE TABLE IF NOT EXISTS tool_limits (
     key_id INTEGER NOT NULL REFERENCES api_keys(id) ON DELETE CASCADE,
@@ -104,7 +109,14 @@ CREATE TABLE IF NOT EXISTS refusals (
 
 
 # Added after the first release; older databases get them on open.
-_ADDED_COLUMNS = (("usage", "server_run", "INTEGER"), ("usage", "finished_at", "REAL"), ("usage", "fault", "TEXT"))
+# ``api_keys.tools``: the key's tool scope, a JSON list of tool names; NULL (every key made before scopes
+# existed, and every key made without --tools) is the default scope, which the dispatcher defines.
+_ADDED_COLUMNS = (
+    ("usage", "server_run", "INTEGER"),
+    ("usage", "finished_at", "REAL"),
+    ("usage", "fault", "TEXT"),
+    ("api_keys", "tools", "TEXT"),
+)
 _RUNNING_INDEX = "CREATE INDEX IF NOT EXISTS usage_running ON usage (server_run) WHERE outcome = 'running'"
 
 
@@ -114,6 +126,10 @@ class StoreError(Exception):
 
 class KeyNameError(ValueError):
     """A key name that is invalid, taken, or (for a change) not there."""
+
+
+def _scope_text(tools: Sequence[str] | None) -> str | None:
+    return None if tools is None else json.dumps(sorted(set(tools)))
 
 
 def hash_key(raw_key: str) -> str:
@@ -139,6 +155,7 @@ class ApiKey:
     created_at: float
     revoked_at: float | None
     limits: Limits
+    tools: tuple[str, ...] | None = None  # the tool scope; None: the default scope
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +166,7 @@ class ApiKey:
             "per_minute": self.limits.per_minute,
             "per_day": self.limits.per_day,
             "tool_limits": dict(self.limits.per_tool_day),
+            "tools": None if self.tools is None else list(self.tools),
         }
 
 
@@ -195,6 +213,17 @@ class KeyRevoked:
 
 
 @dataclass(frozen=True)
+class NotInScope:
+    """The key's tool scope does not include the tool; the call is logged (outcome ``error``, code
+    ``not_allowed``) and costs no quota. ``tools``: the key's explicit scope, None for the default one."""
+
+    name: str
+    tool: str
+    tools: tuple[str, ...] | None
+    usage_id: int
+
+
+@dataclass(frozen=True)
 class CallContext:
     """Who is calling and through what, attached to every usage row."""
 
@@ -205,6 +234,10 @@ class CallContext:
 
 
 PRUNE_EVERY = 10_000
+
+
+def _scope(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(json.loads(text))
 
 
 def _refusal(row: Any, key: ApiKey, tool: str, now: float, minute: int, day: int) -> QuotaExceeded | KeyRevoked | None:
@@ -321,8 +354,11 @@ class KeyStore:
 
     # --- keys -----------------------------------------------------------------------------------------
 
-    async def create_key(self, name: str, limits: Limits = Limits()) -> tuple[ApiKey, str]:
-        """Create a key; returns it with the raw secret, which is never stored and never shown again."""
+    async def create_key(
+        self, name: str, limits: Limits = Limits(), tools: Sequence[str] | None = None
+    ) -> tuple[ApiKey, str]:
+        """Create a key; returns it with the raw secret, which is never stored and never shown again.
+        ``tools``: its tool scope (None: the default scope)."""
         name = name.strip()
         if not name or len(name) > 100 or any(ch.isspace() and ch != " " for ch in name):
             raise KeyNameError("key name must be 1-100 printable characters")
@@ -330,9 +366,17 @@ class KeyStore:
         async with self._lock:
             try:
                 cursor = await self._db.execute(
-                    "INSERT INTO api_keys (name, key_hash, key_hint, created_at, per_minute, per_day)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, hash_key(raw), raw[:8] + "…", time.time(), limits.per_minute, limits.per_day),
+                    "INSERT INTO api_keys (name, key_hash, key_hint, created_at, per_minute, per_day, tools)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        hash_key(raw),
+                        raw[:8] + "…",
+                        time.time(),
+                        limits.per_minute,
+                        limits.per_day,
+                        _scope_text(tools),
+                    ),
                 )
             except aiosqlite.IntegrityError:
                 raise KeyNameError(f"a key named '{name}' already exists") from None
@@ -372,6 +416,7 @@ class KeyStore:
                     created_at=row["created_at"],
                     revoked_at=row["revoked_at"],
                     limits=Limits(row["per_minute"], row["per_day"], {r["tool"]: r["per_day"] for r in tool_rows}),
+                    tools=_scope(row["tools"]),
                 )
             )
         return keys
@@ -400,6 +445,22 @@ class KeyStore:
         if row is not None and row["revoked_at"] is None:
             return None
         return KeyRevoked(key.name, row["revoked_at"] if row is not None else time.time())
+
+    async def tool_scope(self, key: ApiKey) -> tuple[str, ...] | None:
+        """``key``'s tool scope as stored now (a long-lived session's key object may predate a change)."""
+        rows = await self._db.execute_fetchall("SELECT tools FROM api_keys WHERE id = ?", (key.id,))
+        row = next(iter(rows), None)
+        return key.tools if row is None else _scope(row["tools"])
+
+    async def set_tools(self, name: str, tools: Sequence[str] | None) -> ApiKey:
+        """Replace the tool scope of key ``name`` (None: back to the default scope); applies at the next call."""
+        async with self._lock:
+            cursor = await self._db.execute("UPDATE api_keys SET tools = ? WHERE name = ?", (_scope_text(tools), name))
+        if cursor.rowcount != 1:
+            raise KeyNameError(f"no key named '{name}'")
+        updated = await self.get_key(name)
+        assert updated is not None
+        return updated
 
     async def revoke(self, name: str) -> bool:
         async with self._lock:
@@ -448,11 +509,15 @@ class KeyStore:
         *,
         fault: str | None = None,
         charged: bool = True,
-    ) -> int | QuotaExceeded | KeyRevoked:
+        in_default_scope: bool = True,
+    ) -> int | QuotaExceeded | KeyRevoked | NotInScope:
         """Atomically check every limit and record the call; returns the usage row id or the refusal.
 
         ``fault``: the kind of fault the server injects into this call. ``charged=False``: the call costs the
         caller nothing (its fault replaced the tool's run): the limits are not checked, the counters not moved.
+        ``in_default_scope``: whether a key with the default scope may call ``tool``. A call outside the key's
+        scope is refused before any limit, and logged as a finished ``error`` row (``not_allowed``) that
+        moves no counter: the caller tried it, and it cost them nothing.
         """
         encoded = json.dumps(arguments, ensure_ascii=False, sort_keys=True, default=str)
         key = context.key
@@ -465,7 +530,7 @@ class KeyStore:
                 # Limits are read inside the transaction so `keys set-limit` and `revoke` apply at once.
                 row = await (
                     await self._db.execute(
-                        "SELECT k.per_minute, k.per_day, k.revoked_at,"
+                        "SELECT k.per_minute, k.per_day, k.revoked_at, k.tools,"
                         " (SELECT per_day FROM tool_limits WHERE key_id = k.id AND tool = ?) AS per_tool,"
                         " (SELECT n FROM usage_counters WHERE key_id = k.id AND window = ?) AS used_minute,"
                         " (SELECT n FROM usage_counters WHERE key_id = k.id AND window = ?) AS used_day,"
@@ -475,6 +540,31 @@ class KeyStore:
                     )
                 ).fetchone()
                 refusal = _refusal(row, key, tool, now, minute, day)
+                scope = _scope(row["tools"]) if row is not None else None
+                if not isinstance(refusal, KeyRevoked) and not (in_default_scope if scope is None else tool in scope):
+                    cursor = await self._db.execute(
+                        "INSERT INTO usage (key_id, started_at, tool, transport, mcp_session, trial_id, arguments,"
+                        " arg_bytes, server_run, fault, outcome, error_code, latency_ms, finished_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'error', ?, ?, ?)",
+                        (
+                            key.id,
+                            now,
+                            tool,
+                            context.transport,
+                            context.mcp_session,
+                            context.trial_id,
+                            encoded,
+                            len(encoded.encode("utf-8")),
+                            self.run_id,
+                            fault,
+                            NOT_ALLOWED,
+                            round((time.time() - now) * 1000, 3),
+                            time.time(),
+                        ),
+                    )
+                    await self._db.execute("COMMIT")
+                    assert cursor.lastrowid is not None
+                    return NotInScope(key.name, tool, scope, cursor.lastrowid)
                 if not charged and isinstance(refusal, QuotaExceeded):
                     refusal = None
                 if refusal is not None:

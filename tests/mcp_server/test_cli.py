@@ -33,6 +33,8 @@ def test_key_lifecycle(tmp_path: Path) -> None:
             "per_minute": 5,
             "per_day": None,
             "tool_limits": {"weather": 2},
+            "tools": None,  # the default scope
+            "allowed": ["calculator", "rag_search", "search", "sql_query", "sql_schema", "text2sql", "weather"],
         }
     ]
     assert raw not in afbench("keys", "list", db=db).stdout
@@ -42,9 +44,9 @@ def test_key_lifecycle(tmp_path: Path) -> None:
     assert (changed["per_minute"], changed["per_day"]) == (None, 100)
     # Without --json, set-limit answers in the same words as create and list.
     said = afbench("keys", "set-limit", "ci", "--tool-limit", "weather=0", db=db).stdout
-    assert said.strip() == f"key 'ci' ({raw[:8]}…): 100/day"
+    assert said.strip() == f"key 'ci' ({raw[:8]}…): 100/day; tools: default (every tool but run_python)"
     table = afbench("keys", "list", db=db).stdout.splitlines()
-    assert table[0].split() == ["name", "key", "state", "limits"] and table[1].split()[:3] == [
+    assert table[0].split() == ["name", "key", "state", "limits", "tools"] and table[1].split()[:3] == [
         "ci",
         raw[:8] + "…",
         "active",

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server.process_identity import ProcessIdentity
-from mcp_server.store import CallContext, KeyRevoked, KeyStore, Limits, QuotaExceeded, hash_key
+from mcp_server.store import CallContext, KeyRevoked, KeyStore, Limits, NotInScope, QuotaExceeded, hash_key
 
 
 @pytest.fixture
@@ -231,3 +231,41 @@ async def test_a_database_of_the_previous_release_gains_the_new_columns(tmp_path
         assert store.settled_at_start == 1
     finally:
         await store.close()
+
+
+async def test_keys_made_before_scopes_keep_working_with_the_default_scope(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:  # the api_keys table as it was before tool scopes
+        old.execute(
+            "CREATE TABLE api_keys (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, key_hash TEXT NOT NULL UNIQUE,"
+            " key_hint TEXT NOT NULL, created_at REAL NOT NULL, revoked_at REAL, per_minute INTEGER, per_day INTEGER)"
+        )
+        old.execute("INSERT INTO api_keys VALUES (1, 'veteran', ?, 'afb_x…', 0, NULL, NULL, 5)", (hash_key("afb_x"),))
+    store = await KeyStore.open(path)
+    try:
+        key = await store.authenticate("afb_x")
+        assert key is not None and key.tools is None and key.limits.per_day == 5
+        context = CallContext(key, "test")
+        assert isinstance(await store.begin_call(context, "calculator", {}), int)
+        refused = await store.begin_call(context, "run_python", {}, in_default_scope=False)
+        assert isinstance(refused, NotInScope) and refused.tools is None
+    finally:
+        await store.close()
+
+
+async def test_a_call_outside_the_scope_is_logged_and_costs_no_quota(store: KeyStore) -> None:
+    key, _ = await store.create_key("scoped", Limits(per_day=1), tools=["calculator"])
+    assert key.tools == ("calculator",)
+    context = CallContext(key, "test", trial_id="scope-1")
+    refused = await store.begin_call(context, "weather", {"location": "Lisbon"})
+    assert isinstance(refused, NotInScope) and refused.tools == ("calculator",)
+    assert isinstance(await store.begin_call(context, "calculator", {}), int)  # the day's one call is still there
+    assert isinstance(await store.begin_call(context, "calculator", {}), QuotaExceeded)
+    rows = await store.usage(trial_id="scope-1")
+    assert [(r["tool"], r["outcome"], r["error_code"]) for r in rows] == [
+        ("weather", "error", "not_allowed"),
+        ("calculator", "running", None),
+    ]
+    widened = await store.set_tools("scoped", ["calculator", "weather"])
+    assert widened.tools == ("calculator", "weather") and await store.tool_scope(key) == ("calculator", "weather")
+    assert (await store.set_tools("scoped", None)).tools is None
