@@ -48,6 +48,13 @@ How the system maps onto Agent Framework:
   and only on requests that carry tools: the client drops it, and ``tool_choice``, from the others).
 - Tool-loop bound: the client's ``function_invocation_configuration["max_iterations"]``; past it, Agent
   Framework asks the model for a final answer with ``tool_choice="none"``.
+- Usage accounting: ``AgentResponse.usage_details`` (``input_token_count``, ``output_token_count``), the usage
+  Agent Framework puts on every agent response, summed per turn over the agent responses the handoff workflow
+  outputs (``WorkflowRunResult.get_outputs()``: the orchestrator's and the specialist's, each already the sum
+  of its function-invocation loop's model calls, ``_tools.py``) plus the guardrail judge's response, which runs
+  in the middleware, outside the workflow. That covers every model call of the turn; a refused turn has the
+  judge's alone (the short-circuited orchestrator makes none). It gives no number of model calls (usage
+  details are summed per response), so ``calls`` is not reported.
 
 Workarounds and changed defaults:
 
@@ -90,14 +97,17 @@ from agent_framework import (
     MCPStreamableHTTPTool,
     Message,
     MiddlewareTermination,
+    UsageDetails,
     Workflow,
+    WorkflowRunResult,
+    add_usage_details,
 )
 from agent_framework.openai import OpenAIChatCompletionClient, OpenAIChatCompletionOptions
 from agent_framework.orchestrations import HandoffAgentUserRequest, HandoffBuilder
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GuardrailSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -131,9 +141,11 @@ class GuardrailMiddleware(AgentMiddleware):
     def __init__(self, judge: Agent[Any], policy: GuardrailSpec) -> None:
         self.judge = judge
         self.policy = policy
+        self.usage: UsageDetails | None = None  # the judge's run this turn, as its AgentResponse reports it
 
     async def _allowed(self, request: str) -> bool:
         response = await self.judge.run(request, options={"response_format": Verdict})
+        self.usage = add_usage_details(self.usage, response.usage_details)
         try:
             verdict = response.value
         except ValueError:  # pydantic's ValidationError included
@@ -181,6 +193,7 @@ class AgentFrameworkConversation:
         )
         self._stack = AsyncExitStack()
         self.workflow: Workflow | None = None
+        self.guardrail: GuardrailMiddleware | None = None
         self._pending: str | None = None  # the request the last answer left open: the next turn replies to it
 
     async def start(self) -> None:
@@ -191,13 +204,14 @@ class AgentFrameworkConversation:
             name=GUARDRAIL,
             default_options=self.settings,
         )
+        self.guardrail = GuardrailMiddleware(judge, self.spec.guardrail)
         orchestrator = Agent(
             client=self.client,
             instructions=self.spec.orchestrator_instructions,
             name=ORCHESTRATOR,
             default_options=OpenAIChatCompletionOptions(**self.settings, tool_choice="required"),
             context_providers=[InMemoryHistoryProvider()],
-            middleware=[GuardrailMiddleware(judge, self.spec.guardrail)],
+            middleware=[self.guardrail],
             require_per_service_call_history_persistence=True,
         )
         self.workflow = (
@@ -230,7 +244,8 @@ class AgentFrameworkConversation:
         )
 
     async def send(self, message: str) -> TurnResult:
-        assert self.workflow is not None, "start() first"
+        assert self.workflow is not None and self.guardrail is not None, "start() first"
+        self.guardrail.usage = None
         if self._pending is None:
             result = await self.workflow.run(message)
         else:
@@ -242,9 +257,25 @@ class AgentFrameworkConversation:
         request = requests[-1]
         self._pending = request.request_id
         answer: AgentResponse[Any] = request.data.agent_response
+        usage = self._usage(result)
         if any(m.author_name == GUARDRAIL for m in answer.messages):
-            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
-        return TurnResult(_answer_text(answer), request.source_executor_id)
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL, usage)
+        return TurnResult(_answer_text(answer), request.source_executor_id, usage)
+
+    def _usage(self, result: WorkflowRunResult) -> Usage:
+        """The turn's ``usage_details``: every agent response the workflow output (the orchestrator's and the
+        specialist's), plus the guardrail judge's, which runs in the middleware, outside the workflow."""
+        assert self.guardrail is not None
+        total = self.guardrail.usage
+        for output in result.get_outputs():
+            if isinstance(output, AgentResponse):
+                total = add_usage_details(total, output.usage_details)
+        total = total or UsageDetails()
+        return Usage(
+            total.get("input_token_count") or 0,
+            total.get("output_token_count") or 0,
+            source="AgentResponse.usage_details (workflow outputs + guardrail run)",
+        )
 
     async def aclose(self) -> None:
         try:

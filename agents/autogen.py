@@ -57,6 +57,13 @@ How the system maps onto AutoGen:
 - Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
   asks the model for an answer with ``tool_choice="none"``.
 
+Usage accounting: the model client's ``total_usage()`` (``ChatCompletionClient``'s usage counter, a
+``RequestUsage`` the client adds every reply's ``usage`` to; AutoGen's model-client docs read it before and after
+a call), snapshotted before and after each ``team.run``: the turn's difference. The one client serves the
+selector, the guardrail and both specialists, so it covers every model call of the turn (selection, verdict,
+tool rounds, reflection). ``RequestUsage`` has no call count (``calls`` is None); the messages'
+``models_usage`` would miss the speaker selector's calls, which no message carries.
+
 Workarounds (autogen-agentchat / autogen-ext 0.7.5, each re-checked against that release):
 
 - ``mcp<2`` in ``envs/autogen/requirements.in``: autogen-ext declares ``mcp>=1.11.0`` with no upper bound, so
@@ -103,7 +110,7 @@ from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
 from opentelemetry.trace import NoOpTracerProvider
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -265,14 +272,21 @@ class AutoGenConversation:
         self.runtime.start()
 
     async def send(self, message: str) -> TurnResult:
+        before = self.client.total_usage()
         result = await self.team.run(task=message)
+        after = self.client.total_usage()
+        usage = Usage(
+            after.prompt_tokens - before.prompt_tokens,
+            after.completion_tokens - before.completion_tokens,
+            source="OpenAIChatCompletionClient.total_usage(), per turn",
+        )
         if _refused(result.messages):
-            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL, usage)
         names = {agent.name for agent in self.specialists}
         answers = [m for m in result.messages if isinstance(m, BaseChatMessage) and m.source in names]
         if not answers:
             raise RuntimeError(f"the team stopped without a specialist's answer: {result.stop_reason}")
-        return TurnResult(answers[-1].to_text(), answers[-1].source)
+        return TurnResult(answers[-1].to_text(), answers[-1].source, usage)
 
     async def aclose(self) -> None:
         try:

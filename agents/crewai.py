@@ -72,6 +72,14 @@ How the system maps onto CrewAI:
   DSL projects only a class's own steps (inherited ``@listen`` methods never run), so ``assistant_flow``
   defines the class for each conversation's spec and endpoints.
 
+Usage accounting: ``Flow.usage_metrics``, CrewAI's aggregate of the ``LLMCallCompletedEvent`` usage of a Flow's
+most recent kickoff (``crewai/flow/runtime``; the Flow counterpart of ``Crew.usage_metrics`` /
+``CrewOutput.token_usage``, which a Flow run has none of). ``handle_turn`` is one kickoff, so it is the turn's:
+the guardrail's ``LLM.call`` in ``route_turn``, the router's call and the specialist agent's calls, all made
+inside the kickoff (``prompt_tokens``, ``completion_tokens``; ``calls`` is its ``successful_requests``). The
+bus is flushed before the kickoff returns, so no call is read late; a call whose reply carries no usage is
+not counted.
+
 Workarounds (crewai 1.15.30, Python 3.11):
 
 - Tool names: CrewAI names each MCP tool ``<server name from the URL>_<tool>`` and cuts names over 64
@@ -122,7 +130,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, LEGAL, OPERATIONAL, SystemSpec
 
 
@@ -293,7 +301,14 @@ class CrewAIConversation:
 
     async def send(self, message: str) -> TurnResult:
         answer = await asyncio.to_thread(self._turn, message)
-        return TurnResult(str(answer), str(self.flow.state.last_intent))
+        metrics = self.flow.usage_metrics  # the turn's kickoff
+        usage = Usage(
+            metrics.prompt_tokens,
+            metrics.completion_tokens,
+            metrics.successful_requests,
+            source="Flow.usage_metrics",
+        )
+        return TurnResult(str(answer), str(self.flow.state.last_intent), usage)
 
     def _turn(self, message: str) -> Any:
         set_suppress_console_output(True)  # this thread's context only: no Rich panel per agent and MCP event

@@ -60,6 +60,14 @@ How the system maps onto ADK:
   MCP session first looks for Google Application Default Credentials to set up mTLS (environment, gcloud
   files, then the GCE metadata server: about 3 s here, per session); the runner's
   ``GOOGLE_API_USE_CLIENT_CERTIFICATE=false``, the google-auth switch ADK reads, skips that.
+- Usage accounting: ``Event.usage_metadata`` (``prompt_token_count``, ``candidates_token_count``), which ADK
+  puts on each model response event the runner yields (and only on those), summed over the turn's events; each
+  such event is one model call, so their number is the turn's call count. The guardrail's call goes straight
+  to ``OpenAILlm.generate_content_async``, outside the runner, so it is in no event: its ``LlmResponse``
+  carries the same ``usage_metadata`` and is added. ADK offers no per-invocation total of its own (the events
+  are the place). Output is ``candidates_token_count`` alone: ``OpenAILlm`` maps ``completion_tokens`` to it
+  and reports reasoning tokens again, as a subset, in ``thoughts_token_count`` (``_openai_llm.py``,
+  ``_usage_metadata``), so adding them, as one would for Gemini, would count them twice.
 
 Workarounds (google-adk 2.13):
 
@@ -97,7 +105,7 @@ from google.genai import types
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 APP_NAME = "afbench"
@@ -125,6 +133,26 @@ def _send_parallel_tool_calls(client: AsyncOpenAI, parallel_tool_calls: bool) ->
     completions.create = create_with_tool_settings  # type: ignore[method-assign]
 
 
+class TurnUsage:
+    """The turn's ``usage_metadata``, summed over the model responses that carry it (one per model call)."""
+
+    SOURCE = "Event.usage_metadata (runner events + guardrail LlmResponse)"
+
+    def __init__(self) -> None:
+        self.input_tokens = self.output_tokens = self.calls = 0
+
+    def add(self, response: LlmResponse) -> None:
+        usage = response.usage_metadata
+        if usage is None:
+            return
+        self.input_tokens += usage.prompt_token_count or 0
+        self.output_tokens += usage.candidates_token_count or 0
+        self.calls += 1
+
+    def report(self) -> Usage:
+        return Usage(self.input_tokens, self.output_tokens, self.calls, source=self.SOURCE)
+
+
 def _text(content: types.Content | None) -> str:
     return "".join(part.text or "" for part in (content.parts or []) if not part.thought) if content else ""
 
@@ -145,6 +173,7 @@ class GoogleAdkConversation:
         self.runner: Runner | None = None
         self.session_id = ""
         self._refused = False
+        self._usage = TurnUsage()
 
     async def start(self) -> None:
         orchestrator = LlmAgent(
@@ -199,6 +228,7 @@ class GoogleAdkConversation:
         )
         text = ""
         async for response in self.model.generate_content_async(request):
+            self._usage.add(response)  # the judge's call: outside the runner, so in no event
             text = _text(response.content) or text
         try:
             return Verdict.model_validate_json(text).allowed
@@ -208,6 +238,7 @@ class GoogleAdkConversation:
     async def send(self, message: str) -> TurnResult:
         assert self.runner is not None, "start() first"
         self._refused = False
+        self._usage = TurnUsage()
         answer, author, latest = "", ORCHESTRATOR, ORCHESTRATOR
         content = types.Content(role="user", parts=[types.Part(text=message)])
         try:
@@ -215,12 +246,13 @@ class GoogleAdkConversation:
                 user_id=USER_ID, session_id=self.session_id, new_message=content, run_config=self.run_config
             ):
                 latest = event.author
+                self._usage.add(event)
                 if event.is_final_response() and _text(event.content):
                     answer, author = _text(event.content), event.author
         except LlmCallsLimitExceededError:
             await self._remember(latest, GAVE_UP)
-            return TurnResult(GAVE_UP, latest)
-        return TurnResult(answer, GUARDRAIL if self._refused else author)
+            return TurnResult(GAVE_UP, latest, self._usage.report())
+        return TurnResult(answer, GUARDRAIL if self._refused else author, self._usage.report())
 
     async def _remember(self, author: str, text: str) -> None:
         session = await self.sessions.get_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)

@@ -65,6 +65,13 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   ``create_agent`` passes to ``bind_tools`` with the tools; ``ToolCallSettings`` does that, only for requests
   that offer tools. The guardrail and the router ask for JSON-schema output, with no tools, and send none.
 
+Usage accounting: LangChain's ``UsageMetadataCallbackHandler`` (``langchain_core.callbacks``, the "track token
+usage" handler its docs show), one per turn in the run's ``config["callbacks"]``: it sums every chat model call's
+``AIMessage.usage_metadata`` (``input_tokens``, ``output_tokens``: langchain-openai's reading of the reply's
+``usage``), keyed by model name, and the callbacks reach every model call of the graph run: the guardrail's and
+the router's structured-output calls in their nodes and the specialist subgraph's. It gives no call count
+(``calls`` is None), and a reply without ``usage`` or a model name in its metadata is not counted.
+
 Workarounds: none for framework bugs. The one missing setting, ``parallel_tool_calls`` on ``create_agent``, is set
 by the middleware its maintainers recommend (above).
 
@@ -91,6 +98,7 @@ from langchain.agents.middleware import (
     ModelRetryMiddleware,
     ToolRetryMiddleware,
 )
+from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -104,7 +112,7 @@ from langgraph.graph.state import CompiledStateGraph
 from langsmith import tracing_context
 from pydantic import BaseModel, Field
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8  # model calls per specialist turn, as in the vanilla build
@@ -207,9 +215,17 @@ class LangGraphConversation:
         self._config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
 
     async def send(self, message: str) -> TurnResult:
+        counter = UsageMetadataCallbackHandler()
+        config: RunnableConfig = {**self._config, "callbacks": [counter]}
         with tracing_context(enabled=False):
-            state = await self._graph.ainvoke({"messages": [HumanMessage(message)]}, self._config)
-        return TurnResult(state["messages"][-1].text, state["route"])
+            state = await self._graph.ainvoke({"messages": [HumanMessage(message)]}, config)
+        totals = counter.usage_metadata.values()
+        usage = Usage(
+            sum(u["input_tokens"] for u in totals),
+            sum(u["output_tokens"] for u in totals),
+            source="UsageMetadataCallbackHandler.usage_metadata",
+        )
+        return TurnResult(state["messages"][-1].text, state["route"], usage)
 
     async def aclose(self) -> None:
         await self._stack.aclose()

@@ -55,6 +55,15 @@
   LLM sends on requests with tools only. ``astructured_predict`` has no such knob: it always asks for one
   call (``parallel_tool_calls: false``, a verdict is one object), which is the spec's value.
 
+Usage accounting: LlamaIndex's ``TokenCountingHandler`` (``llama_index.core.callbacks``; the "Token Counting
+Handler" guide and the cost-analysis usage pattern put it in a ``CallbackManager``), here the LLM's own
+``callback_manager``, so it sees every ``achat`` of the turn: the guardrail's ``astructured_predict``, the
+orchestrator's and the specialist's calls. It is reset at the start of each turn and read at its end
+(``prompt_llm_token_count``, ``completion_llm_token_count``; ``calls`` is its number of LLM events,
+``len(llm_token_counts)``). For each call it reads the reply's ``usage`` (``get_tokens_from_response``) and
+falls back to counting with its tokenizer (tiktoken, shipped with llama-index-core) only where a count is 0 or
+missing; the SDK's retries under one ``achat`` are one event, and a call that raised is an event with 0 tokens.
+
 Workaround (still needed in 0.6.0; no upstream issue found): ``McpToolSpec._create_tool_fn`` returns the raw
 ``mcp.types.CallToolResult``, and ``FunctionTool`` (core 0.14.25, ``_parse_tool_output``) turns any object it
 does not know into ``str(obj)``, so the model would read a pydantic repr (``meta=None
@@ -73,6 +82,7 @@ from typing import Any
 
 import httpx
 from llama_index.core.agent.workflow import AgentOutput, AgentWorkflow, FunctionAgent
+from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
 from llama_index.core.prompts import ChatPromptTemplate
@@ -81,7 +91,7 @@ from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 ORCHESTRATOR_DESCRIPTION = "Routes each user request to the one specialist who should answer it."
@@ -109,6 +119,7 @@ class LlamaIndexConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
         self._http = httpx.AsyncClient()  # the SDK passes the LLM's timeout on every request
+        self.token_counter = TokenCountingHandler()
         self.llm = OpenAILike(
             model=model.model,
             api_base=model.base_url,
@@ -119,6 +130,7 @@ class LlamaIndexConversation:
             max_tokens=spec.generation.max_output_tokens,
             timeout=model.timeout_s,
             async_http_client=self._http,
+            callback_manager=CallbackManager([self.token_counter]),
         )
         # timeout: the adapter's default 30 s is tight for a cold rag_search on a busy machine
         self.mcp_client = BasicMCPClient(mcp.url, headers=mcp.headers, timeout=60)
@@ -165,14 +177,24 @@ class LlamaIndexConversation:
 
     async def send(self, message: str) -> TurnResult:
         assert self.workflow is not None
+        self.token_counter.reset_counts()
         if not await self._allowed(message):
             refusal = self.spec.guardrail.refusal
             await self.memory.aput_messages(
                 [ChatMessage(role="user", content=message), ChatMessage(role="assistant", content=refusal)]
             )
-            return TurnResult(refusal, GUARDRAIL)
+            return TurnResult(refusal, GUARDRAIL, self._turn_usage())
         output: AgentOutput = await self.workflow.run(user_msg=message, memory=self.memory)
-        return TurnResult(output.response.content or "", output.current_agent_name)
+        return TurnResult(output.response.content or "", output.current_agent_name, self._turn_usage())
+
+    def _turn_usage(self) -> Usage:
+        counter = self.token_counter
+        return Usage(
+            counter.prompt_llm_token_count,
+            counter.completion_llm_token_count,
+            len(counter.llm_token_counts),
+            source="TokenCountingHandler (LLM callback_manager)",
+        )
 
     async def _allowed(self, message: str) -> bool:
         try:

@@ -64,6 +64,16 @@ How the system maps onto Strands:
   call written as text.
 - Tool-loop bound: a ``ModelCallBudget`` hook on each specialist cancels the model call past its budget with
   the vanilla build's "could not finish" answer (``BeforeModelCallEvent.cancel``), ending its turn cleanly.
+- Usage accounting: Strands' metrics (``EventLoopMetrics``, ``AgentResult.metrics``, which its metrics guide
+  tells a user to read). Their ``accumulated_usage`` totals an agent's whole life, so per turn the build reads
+  the ``AgentInvocation`` each ``invoke_async`` adds to ``agent_invocations`` (the orchestrator's is its
+  result's ``metrics.latest_agent_invocation``): its ``usage`` (``inputTokens``, ``outputTokens``) and its
+  event loop ``cycles``, one model call each, as Strands counts turns. A delegate's specialist records its
+  invocation in its own metrics, not the orchestrator's, and the guardrail judge (a fresh agent per request)
+  in its own, so the turn sums the orchestrator's, the specialists' and the judge's invocations of the turn:
+  every model call. The cycle count is Strands' and counts a cycle that makes no model call too (one whose
+  call a ``BeforeModelCallEvent`` hook cancels, as ``ModelCallBudget`` does past its budget), and not a
+  call retried within a cycle (``ModelRetryStrategy``).
 
 Tracing: Strands emits OpenTelemetry spans through the global tracer provider, which exports nothing unless
 ``StrandsTelemetry`` is set up (this build never does); the runner's ``OTEL_SDK_DISABLED=true`` also turns the
@@ -90,12 +100,13 @@ from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.hooks import AfterToolCallEvent, BeforeInvocationEvent, BeforeModelCallEvent, HookProvider, HookRegistry
 from strands.middleware import InvokeModelContext, InvokeModelStage
 from strands.models.openai import OpenAIModel
+from strands.telemetry.metrics import AgentInvocation
 from strands.tools.mcp import MCPClient
 from strands.types.content import Messages
 from strands.types.exceptions import StructuredOutputException
 from strands.types.tools import ToolChoice, ToolChoiceAny, ToolChoiceAnyDict, ToolSpec
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
 
 MAX_SPECIALIST_CALLS = 8  # the vanilla build's MAX_TOOL_ROUNDS
@@ -148,6 +159,7 @@ class InputGuardrail(HookProvider):
         self.spec = spec
         self.model = model
         self.refused = False
+        self.invocations: list[AgentInvocation] = []  # the judges' this turn, for its usage
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         registry.add_callback(BeforeInvocationEvent, self.judge)
@@ -165,6 +177,8 @@ class InputGuardrail(HookProvider):
             verdict = (await judge.invoke_async(_user_text(event.messages))).structured_output
         except StructuredOutputException:
             return  # an unreadable verdict must not silently refuse a legitimate request
+        finally:
+            self.invocations += judge.event_loop_metrics.agent_invocations
         if isinstance(verdict, Verdict) and not verdict.allowed:
             self.refused = True
             event.cancel = self.spec.guardrail.refusal
@@ -188,6 +202,17 @@ class ModelCallBudget(HookProvider):
         self.calls += 1
         if self.calls > self.limit:
             event.cancel = GAVE_UP
+
+
+def _turn_usage(invocations: list[AgentInvocation]) -> Usage:
+    """The turn's usage as Strands' metrics report it: each agent invocation's ``usage``, and its event loop
+    cycles (one model call each, as Strands counts them), summed over the turn's invocations."""
+    return Usage(
+        sum(invocation.usage["inputTokens"] for invocation in invocations),
+        sum(invocation.usage["outputTokens"] for invocation in invocations),
+        sum(len(invocation.cycles) for invocation in invocations),
+        source="EventLoopMetrics.agent_invocations[].usage (orchestrator, specialists, guardrail)",
+    )
 
 
 def _must_delegate(context: InvokeModelContext) -> InvokeModelContext:
@@ -262,11 +287,18 @@ class StrandsConversation:
     async def send(self, message: str) -> TurnResult:
         assert self.orchestrator is not None, "start() first"
         self.route = None
+        self.guardrail.invocations = []
+        agents = [self.orchestrator, *self.specialists]
+        before = [len(agent.event_loop_metrics.agent_invocations) for agent in agents]
         result = await self.orchestrator.invoke_async(message)
+        invocations = list(self.guardrail.invocations)
+        for agent, seen in zip(agents, before, strict=True):
+            invocations += agent.event_loop_metrics.agent_invocations[seen:]  # this turn's: this agent ran
+        usage = _turn_usage(invocations)
         if self.guardrail.refused:
-            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL)
+            return TurnResult(self.spec.guardrail.refusal, GUARDRAIL, usage)
         # No successful delegation (the delegate's error result came back): the orchestrator answered itself.
-        return TurnResult(str(result).strip(), self.route or ORCHESTRATOR)
+        return TurnResult(str(result).strip(), self.route or ORCHESTRATOR, usage)
 
     async def aclose(self) -> None:
         try:
