@@ -52,6 +52,17 @@ How the system maps onto the SDK:
 - Tool-loop bound: ``max_turns`` plus the SDK's ``max_turns`` error handler, which turns the overrun into a
   final answer instead of an exception (the vanilla build's "could not finish" answer).
 
+Usage accounting: the SDK's ``Usage`` (``requests``, ``input_tokens``, ``output_tokens``), read where the usage
+guide tells a user to ("Usage": ``result.context_wrapper.usage`` after ``Runner.run``), once per run. A turn is
+two runs: the guardrail agent's, which the guardrail function starts with its own ``Runner.run`` (the
+guardrails guide's pattern; that run has a context wrapper, so a usage, of its own and the main run's usage
+does not include it), and the main run (the orchestrator's handoff call and the specialist's tool loop, handoffs
+included, as the guide says). The turn's usage is the two summed with ``Usage.add``; a refused turn has only the
+guardrail run's (the blocking guardrail ends the main run before any model call; its usage, on the
+exception's ``run_data``, is added too, and is empty). ``requests`` is the call count. What it misses: a
+request the openai client retried counts once (the SDK sees one response; its runner-managed retries, which
+would add the failed attempts, are off), and a run that raises reports nothing.
+
 Workarounds: none for SDK bugs. One default changed: the MCP client's read timeout
 (``client_session_timeout_seconds``, still 5 s in 0.24, as is the HTTP ``timeout``) is too short for the RAG
 tool on a loaded machine, so both are 60 s.
@@ -78,6 +89,7 @@ from agents import (
     Runner,
     SQLiteSession,
     TResponseInputItem,
+    Usage,
     set_tracing_disabled,
 )
 from agents.extensions.handoff_prompt import prompt_with_handoff_instructions
@@ -86,6 +98,7 @@ from openai import AsyncOpenAI
 from pydantic import BaseModel
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import Usage as TurnUsage
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 MAX_TURNS = 10  # model calls per user turn: the orchestrator's handoff, then the specialist's tool loop
@@ -118,6 +131,19 @@ def _gave_up(_: RunErrorHandlerInput[None]) -> RunErrorHandlerResult:
     return RunErrorHandlerResult(final_output=GAVE_UP)
 
 
+def _turn_usage(runs: list[Usage]) -> TurnUsage:
+    """The turn's runs' usages (each a ``result.context_wrapper.usage``), summed as the SDK sums them."""
+    total = Usage()
+    for usage in runs:
+        total.add(usage)
+    return TurnUsage(
+        total.input_tokens,
+        total.output_tokens,
+        total.requests,
+        source="RunResult.context_wrapper.usage (guardrail run + main run)",
+    )
+
+
 class OpenAIAgentsConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
         self.spec = spec
@@ -139,6 +165,7 @@ class OpenAIAgentsConversation:
         )
         self._stack = AsyncExitStack()
         self.orchestrator: Agent[None] | None = None
+        self._runs: list[Usage] = []  # this turn's runs' usages, the guardrail's first
 
     async def start(self) -> None:
         specialists = [await self._specialist(agent) for agent in self.spec.specialists]
@@ -155,6 +182,7 @@ class OpenAIAgentsConversation:
             result = await Runner.run(
                 guardrail_agent, _latest_user_text(items), context=context.context, run_config=self.run_config
             )
+            self._runs.append(result.context_wrapper.usage)
             verdict = result.final_output_as(Verdict)
             return GuardrailFunctionOutput(output_info=verdict, tripwire_triggered=not verdict.allowed)
 
@@ -186,6 +214,7 @@ class OpenAIAgentsConversation:
 
     async def send(self, message: str) -> TurnResult:
         assert self.orchestrator is not None, "start() first"
+        self._runs = []
         try:
             result = await Runner.run(
                 self.orchestrator,
@@ -195,12 +224,15 @@ class OpenAIAgentsConversation:
                 max_turns=MAX_TURNS,
                 error_handlers={"max_turns": _gave_up},
             )
-        except InputGuardrailTripwireTriggered:
+        except InputGuardrailTripwireTriggered as refused:
             refusal = self.spec.guardrail.refusal
             # the SDK has saved the refused input; the refusal completes the exchange for later turns
             await self.session.add_items([{"role": "assistant", "content": refusal}])
-            return TurnResult(refusal, GUARDRAIL)
-        return TurnResult(str(result.final_output), result.last_agent.name)
+            if refused.run_data is not None:
+                self._runs.append(refused.run_data.context_wrapper.usage)
+            return TurnResult(refusal, GUARDRAIL, _turn_usage(self._runs))
+        self._runs.append(result.context_wrapper.usage)
+        return TurnResult(str(result.final_output), result.last_agent.name, _turn_usage(self._runs))
 
     async def aclose(self) -> None:
         try:

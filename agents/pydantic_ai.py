@@ -73,6 +73,17 @@ Harness would hold the framework six releases back, and the newest Harness that 
 when a Harness release matches the newest slim; ``afbench envs outdated`` will not tell, as Harness is not in
 this build's env.
 
+Usage accounting: Pydantic AI's ``RunUsage`` (``requests``, ``input_tokens``, ``output_tokens``): the run
+result's ``usage`` (``AgentRunResult.usage``, a property in 2.x), which sums every model response of the run.
+The specialist runs inside the orchestrator's output function on ``usage=ctx.usage``, as the multi-agent guide
+("Agent delegation") tells a user to do so that a delegate's usage counts towards the parent run's, so the
+orchestrator run's usage covers the routing call and the specialist's tool loop. The guardrail agent's run
+gets a ``RunUsage`` of its own (``usage=``, filled in place, so an unreadable verdict that raises still leaves
+what it spent): sharing the orchestrator's would also count the guardrail's request against the turn's
+``request_limit`` and change where the tool loop stops. The turn's usage is the two added (``RunUsage +``); a
+refused turn has only the guardrail's. ``requests`` is the call count, which by its docs leaves out the
+provider SDK's retries of a request.
+
 Tracing: Pydantic AI emits OpenTelemetry spans only for agents given the ``Instrumentation`` capability or
 after ``Agent.instrument_all()``; this build does neither (the default), and there is no logfire to export to.
 FastMCP's client uses only the OpenTelemetry API, a no-op without an SDK (none is installed).
@@ -94,6 +105,7 @@ from pydantic_ai import (
     ModelResponse,
     ModelSettings,
     RunContext,
+    RunUsage,
     TextPart,
     ToolOutput,
     UnexpectedModelBehavior,
@@ -109,7 +121,7 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.run import AgentRunResult
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
@@ -140,19 +152,34 @@ class Handoff:
 
 @dataclass
 class InputGuardrail(AbstractCapability[None]):
-    """Judges the run's user prompt with the guardrail agent before the run starts; refuses by raising."""
+    """Judges the run's user prompt with the guardrail agent before the run starts; refuses by raising.
+
+    Each judgement's usage is appended to ``spent``, which the conversation reads and clears per turn."""
 
     judge: Agent[None, Verdict]
+    spent: list[RunUsage]
 
     async def wrap_run(self, ctx: RunContext[None], *, handler: WrapRunHandler) -> AgentRunResult[object]:
         prompt = ctx.prompt if isinstance(ctx.prompt, str) else str(ctx.prompt or "")
+        usage = RunUsage()
+        self.spent.append(usage)
         try:
-            verdict = (await self.judge.run(prompt)).output
+            verdict = (await self.judge.run(prompt, usage=usage)).output
         except UnexpectedModelBehavior:
             return await handler()  # an unreadable verdict must not silently refuse a legitimate request
         if not verdict.allowed:
             raise RequestRefused(verdict)
         return await handler()
+
+
+def _turn_usage(runs: list[RunUsage]) -> Usage:
+    total = sum(runs, RunUsage())
+    return Usage(
+        total.input_tokens,
+        total.output_tokens,
+        total.requests,
+        source="AgentRunResult.usage (guardrail run + orchestrator run with the specialist on ctx.usage)",
+    )
 
 
 def _exchange(message: str, answer: str) -> list[ModelMessage]:
@@ -198,6 +225,7 @@ class PydanticAIConversation:
             read_timeout=MCP_TIMEOUT_S,
         )
         self.history: list[ModelMessage] = []
+        self._guardrail_usage: list[RunUsage] = []  # this turn's guardrail runs' usage
         self._stack = AsyncExitStack()
         self.orchestrator: Agent[None, Handoff] | None = None
 
@@ -214,7 +242,7 @@ class PydanticAIConversation:
             name=ORCHESTRATOR,
             instructions=self.spec.orchestrator_instructions,
             output_type=[_handoff(self._specialist(agent), agent) for agent in self.spec.specialists],
-            capabilities=[InputGuardrail(judge)],
+            capabilities=[InputGuardrail(judge, self._guardrail_usage)],
         )
 
     def _specialist(self, agent: AgentSpec) -> Agent[None, str]:
@@ -227,14 +255,16 @@ class PydanticAIConversation:
 
     async def send(self, message: str) -> TurnResult:
         assert self.orchestrator is not None, "start() first"
+        self._guardrail_usage.clear()
         try:
             result = await self.orchestrator.run(message, message_history=self.history, usage_limits=TURN_LIMITS)
         except RequestRefused:
             refusal = self.spec.guardrail.refusal
             self.history = [*self.history, *_exchange(message, refusal)]
-            return TurnResult(refusal, GUARDRAIL)
+            return TurnResult(refusal, GUARDRAIL, _turn_usage(self._guardrail_usage))
         self.history = result.output.messages
-        return TurnResult(result.output.answer, result.output.agent)
+        usage = _turn_usage([*self._guardrail_usage, result.usage])
+        return TurnResult(result.output.answer, result.output.agent, usage)
 
     async def aclose(self) -> None:
         try:

@@ -45,6 +45,25 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   message; a refusal sets the function's result to the spec's refusal without calling ``next``, so no
   orchestrator, specialist or tool runs.
 
+Usage accounting: SK's ``CompletionUsage`` (``prompt_tokens``, ``completion_tokens``) in a message's
+``metadata["usage"]``, summed with ``+`` as SK's token-usage samples do it
+(``samples/concepts/agents/chat_completion_agent/chat_completion_agent_token_usage.py`` and its ``_streaming``
+twin: add the ``metadata["usage"]`` of every item ``invoke``/``invoke_stream`` yields). The OpenAI connector asks
+a stream for its usage (``stream_options.include_usage``) and yields the final usage chunk as a chunk of its own,
+every round of the auto function-calling loop included, and ``ChatCompletionAgent.invoke_stream`` passes those
+chunks on; the orchestration hands each to ``streaming_agent_response_callback``, so that callback sees one usage
+per model call of the orchestrator and the specialist; the guardrail's (non-streamed) reply carries its own. The
+turn's usage is their sum. SK counts no requests, so ``calls`` is None. The catch: the orchestration also hands
+that callback every *intermediate* message (``agent_actor_base.py``, ``_handle_intermediate_message``), and the
+function-call message of a round is the ``+`` of the round's chunks, whose metadata is merged with ``|``
+(``chat_completion_client_base.py``, the auto-invoke loop's ``reduce``; ``StreamingChatMessageContent.__add__``),
+so it carries the round's usage a second time: summing every chunk the callback gets counts each tool-calling
+round twice (the orchestrator's handoff call and every specialist call that calls a tool; 1.52x the input
+tokens on ``core``). The build therefore skips the chunks that hold a function call or result, which
+``invoke_stream`` itself never yields (``chat_completion_agent.py``), and sums exactly what the sample sums. What
+it misses: a call whose usage arrives on a chunk that also carries a tool call (the OpenAI API sends it on a
+chunk of its own), and a turn that raises.
+
 Workarounds (semantic-kernel 1.45.0, each re-checked against that release):
 
 - ``protobuf`` in ``envs/semantic_kernel/requirements.in``: SK's agent runtime
@@ -79,13 +98,21 @@ from semantic_kernel.agents.orchestration.handoffs import HANDOFF_PLUGIN_NAME
 from semantic_kernel.agents.orchestration.orchestration_base import DefaultTypeAlias
 from semantic_kernel.agents.runtime import InProcessRuntime
 from semantic_kernel.connectors.ai import FunctionChoiceBehavior
+from semantic_kernel.connectors.ai.completion_usage import CompletionUsage
 from semantic_kernel.connectors.ai.open_ai import OpenAIChatCompletion, OpenAIChatPromptExecutionSettings
 from semantic_kernel.connectors.mcp import MCPStreamableHttpPlugin
-from semantic_kernel.contents import AuthorRole, ChatHistory, ChatMessageContent
+from semantic_kernel.contents import (
+    AuthorRole,
+    ChatHistory,
+    ChatMessageContent,
+    FunctionCallContent,
+    FunctionResultContent,
+    StreamingChatMessageContent,
+)
 from semantic_kernel.filters import FilterTypes, FunctionInvocationContext
 from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction, kernel_function
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
 
 MCP_PLUGIN = "afbench"
@@ -116,13 +143,27 @@ class McpTools(MCPStreamableHttpPlugin):
         return "\n".join(str(content) for content in contents)
 
 
-class Assistant:
-    """The kernel plugin behind each turn: the handoff orchestration, run on the conversation's chat history."""
+def _usage_of(message: ChatMessageContent) -> CompletionUsage | None:
+    usage = message.metadata.get("usage")
+    return usage if isinstance(usage, CompletionUsage) else None
 
-    def __init__(self, members: list[Agent], handoffs: OrchestrationHandoffs, runtime: InProcessRuntime) -> None:
+
+class Assistant:
+    """The kernel plugin behind each turn: the handoff orchestration, run on the conversation's chat history.
+
+    Every usage its members' streamed replies report goes to ``spent``."""
+
+    def __init__(
+        self,
+        members: list[Agent],
+        handoffs: OrchestrationHandoffs,
+        runtime: InProcessRuntime,
+        spent: list[CompletionUsage],
+    ) -> None:
         self.members = members
         self.handoffs = handoffs
         self.runtime = runtime
+        self.spent = spent
 
     @kernel_function(name="answer", description="Answer the latest user message of the chat history.")
     async def answer(self, chat_history: ChatHistory) -> ChatMessageContent:
@@ -131,8 +172,19 @@ class Assistant:
         def heard(message: DefaultTypeAlias) -> None:
             replies.extend(message if isinstance(message, list) else [message])
 
+        def streamed(chunk: StreamingChatMessageContent, _final: bool) -> None:
+            # an intermediate function call or result message repeats its round's usage: only invoke_stream's own
+            if any(isinstance(item, (FunctionCallContent, FunctionResultContent)) for item in chunk.items):
+                return
+            usage = _usage_of(chunk)
+            if usage is not None:
+                self.spent.append(usage)
+
         orchestration: HandoffOrchestration[Any, Any] = HandoffOrchestration(
-            members=self.members, handoffs=self.handoffs, agent_response_callback=heard
+            members=self.members,
+            handoffs=self.handoffs,
+            agent_response_callback=heard,
+            streaming_agent_response_callback=streamed,
         )
         result = await orchestration.invoke(task=list(chat_history.messages), runtime=self.runtime)
         completion = await result.get()
@@ -155,6 +207,7 @@ class SemanticKernelConversation:
         self.mcp = mcp
         self.runtime = InProcessRuntime()
         self.history = ChatHistory()
+        self.spent: list[CompletionUsage] = []  # this turn's model calls' usage, as SK reports it
 
         tools = Kernel(services=[chat])
         tools.add_plugin(self.mcp)
@@ -180,7 +233,9 @@ class SemanticKernelConversation:
             arguments=_arguments(spec.generation, response_format=GuardrailVerdict),
         )
         self.kernel = Kernel()
-        plugin = self.kernel.add_plugin(Assistant([orchestrator, *specialists], handoffs, self.runtime), "assistant")
+        plugin = self.kernel.add_plugin(
+            Assistant([orchestrator, *specialists], handoffs, self.runtime, self.spent), "assistant"
+        )
         self.answer: KernelFunction = plugin["answer"]
         self.kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, self._input_guardrail)
 
@@ -206,6 +261,7 @@ class SemanticKernelConversation:
             await self.client.close()
 
     async def send(self, message: str) -> TurnResult:
+        self.spent.clear()
         history = ChatHistory(messages=self.history.messages[:])
         history.add_user_message(message)
         result = await self.kernel.invoke(self.answer, KernelArguments(chat_history=history))
@@ -214,7 +270,16 @@ class SemanticKernelConversation:
             raise RuntimeError(f"the turn produced no message: {reply!r}")
         history.add_message(reply)
         self.history = history  # only a finished turn is remembered
-        return TurnResult(reply.content, reply.name or "")
+        return TurnResult(reply.content, reply.name or "", self._turn_usage())
+
+    def _turn_usage(self) -> Usage:
+        total = sum(self.spent, CompletionUsage())
+        return Usage(
+            total.prompt_tokens or 0,
+            total.completion_tokens or 0,
+            None,
+            source='ChatMessageContent.metadata["usage"] (guardrail reply + orchestration stream chunks)',
+        )
 
     async def _input_guardrail(
         self, context: FunctionInvocationContext, next: Callable[[FunctionInvocationContext], Awaitable[None]]
@@ -222,6 +287,9 @@ class SemanticKernelConversation:
         history: ChatHistory = context.arguments["chat_history"]
         # A fresh thread per check: the guardrail judges the latest input alone.
         response = await self.guardrail.get_response(messages=history.messages[-1].content)
+        usage = _usage_of(response.message)
+        if usage is not None:
+            self.spent.append(usage)
         try:
             allowed = GuardrailVerdict.model_validate_json(response.message.content).allowed
         except ValidationError:
