@@ -3,7 +3,10 @@
 Per turn: (1) the guardrail, a structured-output call returning ``{"allowed", "reason"}``; (2) the
 orchestrator, forced to call one ``transfer_to_<agent>`` tool; (3) the chosen specialist in a tool loop over
 its allowed MCP tools until it answers. Memory: the conversation's user turns and final answers are replayed
-to the orchestrator and the specialist on every turn.
+to the orchestrator and the specialist on every turn, and kept in SQLite (the standard library's
+``sqlite3``: plain Python's own way to keep data across a restart), a row per message under the conversation's
+id in ``vanilla.sqlite`` in the harness's store directory, so a conversation opened again by its id, in a
+fresh process, replays what it had.
 
 Every call goes through ``_complete``, which sends the spec's generation settings: ``temperature``,
 ``max_tokens`` (not the newer ``max_completion_tokens``: it is the field every OpenAI-compatible server
@@ -42,7 +45,9 @@ Workarounds: none.
 from __future__ import annotations
 
 import json
+import sqlite3
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -52,7 +57,16 @@ from mcp.types import INVALID_REQUEST
 from openai import AsyncOpenAI, omit
 from openai.types.chat import ChatCompletion
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -86,11 +100,40 @@ def _handoff_tool(agent: AgentSpec) -> dict[str, Any]:
     }
 
 
+class History:
+    """The conversation's messages (user turns and final answers) in SQLite, under the conversation's id."""
+
+    def __init__(self, memory: MemoryStore) -> None:
+        self.conversation_id = memory.conversation_id
+        self.db = sqlite3.connect(Path(memory.directory) / "vanilla.sqlite")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS messages (conversation_id TEXT NOT NULL, seq INTEGER NOT NULL,"
+            " role TEXT NOT NULL, content TEXT NOT NULL, PRIMARY KEY (conversation_id, seq))"
+        )
+
+    def load(self) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT role, content FROM messages WHERE conversation_id = ? ORDER BY seq", (self.conversation_id,)
+        )
+        return [{"role": role, "content": content} for role, content in rows]
+
+    def append(self, messages: list[dict[str, Any]], first_seq: int) -> None:
+        with self.db:  # one transaction: a turn is kept whole or not at all
+            self.db.executemany(
+                "INSERT INTO messages VALUES (?, ?, ?, ?)",
+                [(self.conversation_id, first_seq + i, m["role"], m["content"]) for i, m in enumerate(messages)],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
 class VanillaConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self.model = model
         self.mcp = mcp
+        self.store = History(memory)
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.history: list[dict[str, Any]] = []
         self._stack = AsyncExitStack()  # the MCP session and its HTTP client: re-opened when the session expires
@@ -99,6 +142,7 @@ class VanillaConversation:
         self._usage = [0, 0, 0]  # this turn's input tokens, output tokens, completions
 
     async def start(self) -> None:
+        self.history = self.store.load()
         await self._connect()
         assert self._mcp_client is not None
         for tool in (await self._mcp_client.list_tools()).tools:
@@ -138,6 +182,7 @@ class VanillaConversation:
     async def aclose(self) -> None:
         await self._stack.aclose()
         await self.client.close()
+        self.store.close()
 
     async def send(self, message: str) -> TurnResult:
         self._usage = [0, 0, 0]
@@ -154,7 +199,9 @@ class VanillaConversation:
         return Usage(tokens_in, tokens_out, calls, source="ChatCompletion.usage, summed per turn")
 
     def _remember(self, message: str, answer: str) -> None:
-        self.history += [{"role": "user", "content": message}, {"role": "assistant", "content": answer}]
+        exchange = [{"role": "user", "content": message}, {"role": "assistant", "content": answer}]
+        self.store.append(exchange, len(self.history))
+        self.history += exchange
 
     async def _complete(
         self, messages: list[Any], tools: list[Any] | None = None, tool_choice: Any = omit, response_format: Any = omit
@@ -233,8 +280,10 @@ class VanillaConversation:
 class VanillaBuild(AgentBuild):
     framework = "vanilla"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(VanillaConversation(spec, model, mcp))
+    async def open(
+        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
+    ) -> Conversation:
+        return await started(VanillaConversation(spec, model, mcp, memory))
 
 
 BUILD = VanillaBuild()

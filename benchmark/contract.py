@@ -1,8 +1,11 @@
 """What every framework build implements, and what it is given.
 
-A build gets the system spec, a model endpoint (the harness's gateway, with the trial in its URL) and the MCP
-endpoint (the harness's server, trial-tagged). It reaches the model only through the first and tools only
-through the second; it answers a conversation turn by turn, saying which agent answered.
+A build gets the system spec, a model endpoint (the harness's gateway, with the trial in its URL), the MCP
+endpoint (the harness's server, trial-tagged) and where the conversation's memory lives (its id and a
+directory kept across restarts of the build's process). It reaches the model only through the first and tools
+only through the second; it answers a conversation turn by turn, saying which agent answered, and keeps the
+conversation's memory with its framework's own persistence, so that a conversation opened again by its id, in
+a fresh process, goes on where it was.
 
 Builds live in ``agents/<framework>.py`` (a plugin folder: no ``__init__.py``, so the ``agents`` import name
 stays the OpenAI Agents SDK's) and expose a module-level ``BUILD``, an instance of :class:`AgentBuild`.
@@ -57,6 +60,16 @@ class TurnResult:
     usage: Usage | None = None  # None: the framework offers no usage accounting (or the build does not read it)
 
 
+@dataclass(frozen=True)
+class MemoryStore:
+    """Where a conversation's memory lives, given by the harness: the conversation's id, and a directory for the
+    build's stores (files, SQLite databases) that outlives the build's process. The directory holds nothing
+    before the conversation is first opened; opened again with the same id, the conversation resumes."""
+
+    conversation_id: str
+    directory: str
+
+
 class Conversation(Protocol):
     async def send(self, message: str) -> TurnResult: ...
 
@@ -67,8 +80,11 @@ class AgentBuild(ABC):
     framework: ClassVar[str]
 
     @abstractmethod
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        """Start one conversation (its own memory) against these endpoints."""
+    async def open(
+        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
+    ) -> Conversation:
+        """Open the conversation ``memory.conversation_id`` against these endpoints: new when its store holds
+        nothing yet, else resumed from it (the harness may have killed the process that ran its earlier turns)."""
 
 
 class Startable(Protocol):

@@ -191,6 +191,10 @@ class TrialRecord(_Record):
     overhead_s: float = Field(default=0.0, description="wall - model time - tool time.")
     cost_usd: float | None = None
     worker: WorkerInfo | None = None
+    worker_pids: list[int] = Field(
+        default_factory=list,
+        description="The worker process of each segment of the trial, in order: one more after each restart.",
+    )
     resilience: Resilience | None = Field(default=None, description="Resilience tasks: the fault and the outcome.")
 
     @property

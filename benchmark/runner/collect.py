@@ -105,14 +105,16 @@ def trial_record(
     tool_time = sum((c.latency_ms or 0.0) for c in tools) / 1000
     wall = report.wall_s if report is not None else time.time() - started_at
     build_error = cut_failure
-    if report is not None:
+    if report is not None:  # all of the trial, or the segments before a restarted worker crashed or hung
         errors = [report.start_error and f"start: {report.start_error}"]
         errors += [f"turn {t.index + 1}: {t.error}" for t in turns if t.error]
-        errors += [report.close_error and f"close: {report.close_error}"]
+        errors += [report.close_error and f"close: {report.close_error}", cut_failure]
         build_error = "; ".join(e for e in errors if e) or None
     score = None
     if report is not None:
         score = score_trial(planned.task, turns, tools, report.start_error)
+        if cut_failure is not None and not score.passed:
+            score = score.model_copy(update={"reason": cut_failure})
     elif cut_failure is not None:
         score = score_trial(planned.task, [], tools).model_copy(update={"reason": cut_failure})
     record = TrialRecord(
@@ -142,6 +144,24 @@ def trial_record(
     if planned.task.fault is None:
         return record
     return record.model_copy(update={"resilience": resilience_of(planned.task, record, timed_out=timed_out)})
+
+
+def merged_report(trial_id: str, reports: Sequence[TrialReport]) -> TrialReport | None:
+    """One report for a trial run in segments (a worker per segment, restarted between them): the turns in
+    order, the first start error, every close error, the walls added, the highest peak memory. None when no
+    segment reported (the first worker crashed or hung)."""
+    if not reports:
+        return None
+    start_errors = [r.start_error for r in reports if r.start_error]
+    close_errors = [r.close_error for r in reports if r.close_error]
+    return TrialReport(
+        trial_id=trial_id,
+        turns=[turn for r in reports for turn in r.turns],
+        start_error=start_errors[0] if start_errors else None,
+        close_error="; ".join(close_errors) or None,
+        wall_s=round(sum(r.wall_s for r in reports), 6),
+        peak_rss_mb=max(r.peak_rss_mb for r in reports),
+    )
 
 
 def _peak(worker: WorkerInfo, report: TrialReport | None) -> float:

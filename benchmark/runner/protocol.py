@@ -26,12 +26,21 @@ class Endpoint(BaseModel):
     timeout_s: float | None = None  # the model endpoint's (contract.ModelEndpoint.timeout_s)
 
 
+class Memory(BaseModel):
+    conversation_id: str
+    directory: str
+
+
 class TrialRequest(BaseModel):
+    """Run these turns of a trial: all of them, or one segment of a trial that restarts its worker."""
+
     trial_id: str
     spec: dict[str, Any]  # benchmark.spec.SystemSpec.to_dict(): the system the build runs
     messages: list[str]
     model: Endpoint
     mcp: Endpoint
+    memory: Memory
+    first_turn: int = 0  # the index of messages[0] in the task's turns
 
 
 class Ready(BaseModel):

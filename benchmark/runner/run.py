@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
@@ -35,13 +36,13 @@ from benchmark.records import (
     write_run_info,
 )
 from benchmark.report import ReportPaths, write_reports
-from benchmark.runner.collect import trial_record
+from benchmark.runner.collect import merged_report, trial_record
 from benchmark.runner.environment import build_loc, machine, setup_costs, versions
 from benchmark.runner.mcp_process import McpServer, McpServerError
 from benchmark.runner.model_gateway import SETTLE_MAX_S, ModelGateway, check_endpoint
 from benchmark.runner.plan import PlannedTrial, plan_trials, write_fault_plan
 from benchmark.runner.progress import RunProgress
-from benchmark.runner.protocol import Endpoint, TrialReport, TrialRequest
+from benchmark.runner.protocol import Endpoint, Memory, TrialReport, TrialRequest
 from benchmark.runner.run_lock import RunLocked, run_lock
 from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
 from benchmark.system import default_spec
@@ -49,6 +50,7 @@ from benchmark.tasks import Suite, load_suite, suite_path, suite_yaml
 
 SUITE_COPY = "suite.yaml"
 FAULT_PLAN = "fault_plan.json"
+MEMORY_DIR = "memory"  # a folder per trial: the build's conversation stores, kept across its restarts
 DEFAULT_TIMEOUT_S = 300.0
 
 
@@ -296,8 +298,8 @@ class _Session:
                         record = self._infra(planned, f"the worker did not start: {exc}")
                 if record is None:
                     assert worker is not None
-                    record = await self._trial(planned, worker)
-                    if not worker.alive:
+                    record, worker = await self._trial(planned, worker)
+                    if worker is not None and not worker.alive:
                         worker = None
                 if not self.server.alive:
                     record = record.model_copy(
@@ -326,42 +328,78 @@ class _Session:
             infra_error=message,
         )
 
-    async def _trial(self, planned: PlannedTrial, worker: WorkerProcess) -> TrialRecord:
+    async def _trial(
+        self, planned: PlannedTrial, worker: WorkerProcess
+    ) -> tuple[TrialRecord, WorkerProcess | None]:
+        """Run the trial, segment by segment: before a turn that restarts, the worker (which closed the
+        conversation at the end of its segment) is killed and a fresh one reopens the conversation by its id.
+        Returns the record and the worker the lane goes on with (None: none alive)."""
         trial_id = planned.trial_id
         self.gateway.register(trial_id, planned.task)
         model = self.gateway.endpoint(trial_id)
         mcp = self.server.endpoint(trial_id, self.api_key)
-        request = TrialRequest(
-            trial_id=trial_id,
-            spec=self.spec,
-            messages=[turn.user for turn in planned.task.turns],
-            model=Endpoint(
-                base_url=model.base_url, model=model.model, api_key=model.api_key, timeout_s=model.timeout_s
-            ),
-            mcp=Endpoint(url=mcp.url, api_key=mcp.api_key, trial_id=mcp.trial_id),
-        )
+        memory_dir = self.run_dir / MEMORY_DIR / trial_id
+        shutil.rmtree(memory_dir, ignore_errors=True)  # a resumed run's trial starts from nothing, as the first did
+        memory_dir.mkdir(parents=True)
+        messages = [turn.user for turn in planned.task.turns]
         started_at = time.time()
-        report: TrialReport | None = None
+        deadline = time.monotonic() + self.info.timeout_s
+        reports: list[TrialReport] = []
+        pids: list[int] = []
+        current: WorkerProcess | None = worker
         cut_short = None
         timed_out = False
-        try:
-            report = await worker.run(request, self.info.timeout_s)
-        except WorkerTimeout:
-            cut_short, timed_out = f"timeout: no result within {self.info.timeout_s:g} s (worker killed)", True
-        except WorkerCrashed as exc:
-            cut_short = f"the worker crashed: {exc}"
+        for number, segment in enumerate(planned.task.segments()):
+            if number > 0:
+                assert current is not None
+                await current.kill()  # the restart: the process that ran the earlier turns is gone
+                try:
+                    current = await WorkerProcess.spawn(
+                        planned.framework, log_path=self.logs / f"{planned.framework}.log", agents_dir=self.agents_dir
+                    )
+                except WorkerError as exc:
+                    current, cut_short = None, f"the worker did not restart before turn {segment.start + 1}: {exc}"
+                    break
+            assert current is not None
+            pids.append(current.ready.pid)
+            request = TrialRequest(
+                trial_id=trial_id,
+                spec=self.spec,
+                messages=messages[segment.start : segment.stop],
+                model=Endpoint(
+                    base_url=model.base_url, model=model.model, api_key=model.api_key, timeout_s=model.timeout_s
+                ),
+                mcp=Endpoint(url=mcp.url, api_key=mcp.api_key, trial_id=mcp.trial_id),
+                memory=Memory(conversation_id=trial_id, directory=str(memory_dir)),
+                first_turn=segment.start,
+            )
+            try:
+                report = await current.run(request, max(0.0, deadline - time.monotonic()))
+            except WorkerTimeout:
+                cut_short, timed_out = f"timeout: no result within {self.info.timeout_s:g} s (worker killed)", True
+                break
+            except WorkerCrashed as exc:
+                cut_short = f"the worker crashed: {exc}"
+                break
+            if report.start_error and number > 0:
+                reopened = f"reopening the conversation before turn {segment.start + 1} (after the restart)"
+                report = report.model_copy(update={"start_error": f"{reopened}: {report.start_error}"})
+            reports.append(report)
+            if report.start_error or any(t.error for t in report.turns):
+                break  # later turns build on this one's memory
         try:
             # Ends the trial at the gateway too: calls still open are cancelled upstream (a one-slot server
             # would otherwise make the next trial wait for them) and recorded as partial calls.
-            calls = await self.gateway.end_trial(trial_id, grace_s=0.0 if report is None else SETTLE_MAX_S)
+            grace = 0.0 if cut_short is not None else SETTLE_MAX_S
+            calls = await self.gateway.end_trial(trial_id, grace_s=grace)
             rows = await self.server.usage(self.key_name, trial_id)
         finally:
             self.gateway.forget(trial_id)
-        ready = worker.ready
-        return trial_record(
+        ready = (current or worker).ready
+        record = trial_record(
             planned,
             started_at=started_at,
-            report=report,
+            report=merged_report(trial_id, reports),
             calls=calls,
             usage_rows=rows,
             profile=self.profile,
@@ -369,3 +407,4 @@ class _Session:
             cut_short=cut_short,
             timed_out=timed_out,
         )
+        return record.model_copy(update={"worker_pids": pids}), current

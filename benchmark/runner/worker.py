@@ -102,7 +102,7 @@ class Worker:
 
     async def run_trial(self, request: TrialRequest) -> TrialReport:
         """Open a conversation, send each turn (stopping at the first that raises), close it."""
-        from benchmark.contract import McpEndpoint, ModelEndpoint
+        from benchmark.contract import McpEndpoint, MemoryStore, ModelEndpoint
         from benchmark.records import TurnOutcome
         from benchmark.runner.protocol import TrialReport
         from benchmark.spec import SystemSpec
@@ -120,13 +120,14 @@ class Worker:
         started = time.perf_counter()
         conversation = None
         try:
-            conversation = await self.build.open(spec, model, mcp)
+            memory = MemoryStore(request.memory.conversation_id, request.memory.directory)
+            conversation = await self.build.open(spec, model, mcp, memory)
         except (Exception, asyncio.CancelledError) as exc:
             _uncancel()
             traceback.print_exc()
             start_error = describe(exc)
         if conversation is not None:
-            for index, message in enumerate(request.messages):
+            for index, message in enumerate(request.messages, start=request.first_turn):
                 turn_started, clock = time.time(), time.perf_counter()
                 text, agent, error, usage = "", "", None, None
                 try:

@@ -6,6 +6,7 @@ validates every suite against them and names the file, task and field of any err
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -118,6 +119,11 @@ class Turn(_Strict):
     user: str
     expect: Expectation
     script: Script | None = Field(default=None, description="Required unless the route is 'refused'.")
+    restart: bool = Field(
+        default=False,
+        description="Before this turn the harness closes the conversation, kills the build's worker process, starts"
+        " a fresh one and reopens the conversation by its id: the turn needs memory that survived a restart.",
+    )
 
     @model_validator(mode="after")
     def _script_needed(self) -> Turn:
@@ -164,6 +170,17 @@ class Task(_Strict):
     description: str = ""
     turns: list[Turn] = Field(min_length=1)
     fault: Fault | None = Field(default=None, description="Resilience tasks: the fault injected into the trial.")
+
+    @model_validator(mode="after")
+    def _no_restart_first(self) -> Task:
+        if self.turns[0].restart:
+            raise ValueError("turn 1 cannot restart: there is no conversation before it")
+        return self
+
+    def segments(self) -> list[range]:
+        """The turns each worker process runs: a new segment starts at every turn that restarts."""
+        starts = [0, *(i for i, turn in enumerate(self.turns) if turn.restart), len(self.turns)]
+        return [range(a, b) for a, b in pairwise(starts)]
 
 
 class Suite(_Strict):

@@ -21,7 +21,7 @@ from benchmark import build_envs, env_setup
 from benchmark.build_envs import BuildEnvMissing, direct_requirements, read_pins, worker_python
 from benchmark.env_setup import uv
 from benchmark.runner import worker_client
-from benchmark.runner.protocol import Endpoint, TrialRequest
+from benchmark.runner.protocol import Endpoint, Memory, TrialRequest
 from benchmark.runner.worker_client import WorkerProcess
 from benchmark.system import default_spec
 
@@ -100,7 +100,7 @@ class Echo:
 class Build(AgentBuild):
     framework = "vanilla"
 
-    async def open(self, spec, model, mcp):
+    async def open(self, spec, model, mcp, memory):
         return Echo(spec)
 
 
@@ -137,6 +137,7 @@ async def test_a_worker_needs_only_pydantic_and_imports_only_the_contract(
             messages=["hello"],
             model=Endpoint(base_url="http://127.0.0.1:9/v1", model="m", api_key="k"),
             mcp=Endpoint(url="http://127.0.0.1:9/mcp", api_key="k", trial_id="t1"),
+            memory=Memory(conversation_id="t1", directory=str(tmp_path / "memory")),
         )
         report = await worker.run(request, timeout_s=60)
     finally:

@@ -53,7 +53,7 @@ def test_plugin_errors_say_what_is_wrong(tmp_path: Path, monkeypatch: pytest.Mon
     # A build whose BUILD names another framework (a stub: a real build imports only in its own environment).
     misnamed = (
         "from benchmark.contract import AgentBuild\n\n\nclass Build(AgentBuild):\n    framework = 'vanilla'\n\n"
-        "    async def open(self, spec, model, mcp):\n        raise NotImplementedError\n\n\nBUILD = Build()\n"
+        "    async def open(self, spec, model, mcp, memory):\n        raise NotImplementedError\n\n\nBUILD = Build()\n"
     )
     (tmp_path / "pydantic_ai.py").write_text(misnamed, encoding="utf-8")
     with pytest.raises(PluginError, match=r"BUILD\.framework is 'vanilla', expected 'pydantic_ai'"):

@@ -176,7 +176,7 @@ class Conversation:
 class Build(AgentBuild):
     framework = "__FRAMEWORK__"
 
-    async def open(self, spec, model, mcp):
+    async def open(self, spec, model, mcp, memory):
         return await started(Conversation(spec, model, mcp))
 
 

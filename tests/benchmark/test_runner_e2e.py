@@ -123,7 +123,7 @@ class FromMemory:
 class FromMemoryBuild(AgentBuild):
     framework = "vanilla"
 
-    async def open(self, spec, model, mcp):
+    async def open(self, spec, model, mcp, memory):
         print("noise on stdout must not break the protocol")
         return FromMemory()
 

@@ -22,6 +22,7 @@ CATEGORIES = {
     "rag",
     "multi-tool",
     "multi-turn",
+    "restart",
     "tool-error",
     "guardrail",
 }
@@ -35,6 +36,9 @@ def test_bundled_suites_have_the_promised_size_and_coverage() -> None:
     routes = {turn.expect.route for task in core.tasks for turn in task.turns}
     assert routes == {"legal_expert", "operational_agent", REFUSED}
     assert any(len(task.turns) > 1 for task in smoke.tasks)
+    restarts = [task for task in core.tasks if any(turn.restart for turn in task.turns)]
+    assert len(restarts) >= 5 and {t.turns[-1].expect.route for t in restarts} >= {"legal_expert", "operational_agent"}
+    assert any(task.turns[0].expect.route == REFUSED for task in restarts)  # a refusal before the restart
 
 
 @pytest.mark.parametrize("name", ["smoke", "core"])
