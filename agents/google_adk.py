@@ -11,14 +11,25 @@ How the system maps onto ADK:
 - Every turn starts at the orchestrator: the specialists set ``disallow_transfer_to_parent`` and
   ``disallow_transfer_to_peers``, so they get no transfer tool and ADK hands the next turn back to the root
   agent (instead of to the agent that answered last, its default).
-- Memory: one ``InMemorySessionService`` session per conversation, run by one ``Runner`` (over an ``App``);
-  ADK replays the session's events (user turns, the transfer, tool calls and results, answers) to each agent,
-  other agents' turns as quoted context.
+- Memory: one ADK session per conversation, run by one ``Runner`` (over an ``App``); ADK replays the session's
+  events (user turns, the transfer, tool calls and results, answers) to each agent, other agents' turns as
+  quoted context. The session lives in ADK's own SQLite session service, ``SqliteSessionService``
+  (``google.adk.sessions.sqlite_session_service``, on ``aiosqlite``, a dependency of ``google-adk`` itself):
+  the service ADK's CLI runs for ``--session_service_uri sqlite://<file>`` and the one that replaced
+  ``DatabaseSessionService`` for SQLite in ADK 2.x (it ships ``migrate_from_sqlalchemy_sqlite`` to move a
+  ``DatabaseSessionService`` SQLite file onto it; ``DatabaseSessionService`` would need the ``db`` extra,
+  SQLAlchemy, for the same result). Its file is ``google_adk.sqlite`` in the harness's store directory, the
+  session id is the conversation id, and every event is written as ADK appends it (JSON, one row each). On
+  ``start`` the build gets the session by that id and creates it only when the store has none, so a fresh
+  process resumes with every earlier event, and ADK rebuilds each agent's history from them exactly as it
+  did before the restart; the root agent then takes the next turn, as always (see above). ``Runner.close``
+  flushes the service and ``aclose`` closes it.
 - Guardrail: a ``before_model_callback`` on the orchestrator, the first model call of every turn. It asks the
   same model for a typed verdict (``response_schema=Verdict``: a ``response_format`` JSON schema) on the
   turn's user message alone; a refusal is returned as the orchestrator's response, so no model call, transfer
   or tool follows, and the spec's refusal text stays in the session for later turns. An unreadable verdict
-  lets the request through, as the vanilla build does.
+  lets the request through, as the vanilla build does. The refusal is an event of the session like any other,
+  so it is kept across a restart too.
 - MCP adapter: one ``McpToolset`` per specialist over ``StreamableHTTPConnectionParams`` with the trial's
   headers, narrowed to its allow-list by ``tool_filter`` (the tools it is not allowed are neither offered
   nor callable); its ``tools/list`` answer is cached for the conversation (``tool_list_cache_ttl_seconds``),
@@ -86,8 +97,8 @@ content and the ``structuredContent`` beside it), so the model reads every tool 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from google.adk.agents import LlmAgent, RunConfig
@@ -99,13 +110,22 @@ from google.adk.integrations.openai import OpenAILlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
 from google.adk.runners import Runner
-from google.adk.sessions import InMemorySessionService
+from google.adk.sessions.sqlite_session_service import SqliteSessionService
 from google.adk.tools.mcp_tool import McpToolset, StreamableHTTPConnectionParams
 from google.genai import types
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 APP_NAME = "afbench"
@@ -113,6 +133,7 @@ USER_ID = "user"
 MAX_LLM_CALLS = 10  # per user turn: the orchestrator's transfer, then the specialist's tool loop
 TOOL_LIST_CACHE_S = 3600.0
 GAVE_UP = "I could not finish this request within the allowed number of tool calls."
+SESSION_DB = "google_adk.sqlite"  # in the harness's store directory
 
 
 class Verdict(BaseModel):
@@ -158,7 +179,7 @@ def _text(content: types.Content | None) -> str:
 
 
 class GoogleAdkConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self.mcp = mcp
         generation = spec.generation
@@ -168,10 +189,10 @@ class GoogleAdkConversation:
         self.generation = types.GenerateContentConfig(
             temperature=generation.temperature, max_output_tokens=generation.max_output_tokens
         )
-        self.sessions = InMemorySessionService()
+        self.sessions = SqliteSessionService(db_path=str(Path(memory.directory) / SESSION_DB))
         self.run_config = RunConfig(max_llm_calls=MAX_LLM_CALLS)
         self.runner: Runner | None = None
-        self.session_id = ""
+        self.session_id = memory.conversation_id
         self._refused = False
         self._usage = TurnUsage()
 
@@ -192,8 +213,10 @@ class GoogleAdkConversation:
             before_model_callback=self._guardrail,
         )
         self.runner = Runner(app=App(name=APP_NAME, root_agent=orchestrator), session_service=self.sessions)
-        session = await self.sessions.create_session(app_name=APP_NAME, user_id=USER_ID, session_id=str(uuid.uuid4()))
-        self.session_id = session.id
+        # The conversation's session: resumed from the store when an earlier process created it, else new.
+        session = await self.sessions.get_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)
+        if session is None:
+            await self.sessions.create_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)
 
     def _specialist(self, agent: AgentSpec) -> LlmAgent:
         toolset = McpToolset(
@@ -265,14 +288,17 @@ class GoogleAdkConversation:
             if self.runner is not None:
                 await self.runner.close()
         finally:
-            await self.client.close()
+            try:
+                await self.sessions.close()
+            finally:
+                await self.client.close()
 
 
 class GoogleAdkBuild(AgentBuild):
     framework = "google_adk"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(GoogleAdkConversation(spec, model, mcp))
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
+        return await started(GoogleAdkConversation(spec, model, mcp, memory))
 
 
 BUILD = GoogleAdkBuild()

@@ -17,12 +17,23 @@ How the system maps onto Strands:
   answer), so it routes a follow-up in the light of what came before and writes that context into the
   specialist's ``input``; each specialist keeps its own earlier exchanges too (``preserve_context=True``; the
   default, ``False``, would start every delegation from nothing).
+- Persistence: Strands' session management, a ``FileSessionManager(session_id=<conversation id>,
+  storage_dir=<the harness's store directory>)`` on each of the three agents (the orchestrator and both
+  specialists; ``as_tool``'s docstring: a ``preserve_context=True`` sub-agent "keeps its own state, so it needs
+  its own session manager"), each agent under its own ``agent_id`` (its spec name) in the one session. Strands'
+  hooks write every message as the agent appends it (``MessageAddedEvent``: one JSON file per message) and the
+  agent's state and conversation manager's state after each invocation, in
+  ``session_<id>/agents/agent_<agent_id>/``; a fresh process's agents, created with the same ids, are restored
+  from it when they are initialised (``AgentInitializedEvent``): the same messages, so the model is sent the
+  same history it would have been without the restart. The guardrail's judge, a fresh agent per request with
+  no memory, has no session.
 - Guardrail: a hook provider on the orchestrator's ``BeforeInvocationEvent``, which fires before any model
   call or tool: a guardrail ``Agent`` with ``structured_output_model=Verdict`` (structured output through a
   ``Verdict`` tool, Strands' way on OpenAI models) judges the invocation's user text alone, a fresh agent per
   request so no earlier verdict colours it. A refusal sets ``event.cancel`` to the spec's refusal: Strands
   then ends the invocation with that text as the assistant's message, without recording the refused request in
-  the orchestrator's memory. An unreadable verdict (``StructuredOutputException``) lets the request through,
+  the orchestrator's memory (the refusal message alone is recorded, and so persisted and restored like any
+  other message). An unreadable verdict (``StructuredOutputException``) lets the request through,
   as the vanilla build does.
 - MCP adapter: one ``MCPClient`` per specialist over streamable HTTP (``url`` plus the trial's ``headers``),
   narrowed to the specialist's allow-list by ``tool_filters={"allowed": [...]}`` and passed to that agent as a
@@ -100,13 +111,23 @@ from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.hooks import AfterToolCallEvent, BeforeInvocationEvent, BeforeModelCallEvent, HookProvider, HookRegistry
 from strands.middleware import InvokeModelContext, InvokeModelStage
 from strands.models.openai import OpenAIModel
+from strands.session import FileSessionManager
 from strands.telemetry.metrics import AgentInvocation
 from strands.tools.mcp import MCPClient
 from strands.types.content import Messages
 from strands.types.exceptions import StructuredOutputException
 from strands.types.tools import ToolChoice, ToolChoiceAny, ToolChoiceAnyDict, ToolSpec
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
 
 MAX_SPECIALIST_CALLS = 8  # the vanilla build's MAX_TOOL_ROUNDS
@@ -226,9 +247,10 @@ def _must_delegate(context: InvokeModelContext) -> InvokeModelContext:
 
 
 class StrandsConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self.mcp = mcp
+        self.memory = memory
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.model = GatewayModel(self.client, model.model, spec.generation)
         self.guardrail = InputGuardrail(spec, self.model)
@@ -253,13 +275,19 @@ class StrandsConversation:
             model=self.model,
             system_prompt=self.spec.orchestrator_instructions,
             name=ORCHESTRATOR,
+            agent_id=ORCHESTRATOR,
             tools=list(delegates),
             conversation_manager=SlidingWindowConversationManager(),
+            session_manager=self._session(),
             hooks=[self.guardrail],
             callback_handler=None,
         )
         self.orchestrator.add_middleware(InvokeModelStage.Input, _must_delegate)
         self.orchestrator.add_hook(self._delegated, AfterToolCallEvent)
+
+    def _session(self) -> FileSessionManager:
+        """An agent's session manager: the conversation's session in the store directory (see Persistence)."""
+        return FileSessionManager(session_id=self.memory.conversation_id, storage_dir=self.memory.directory)
 
     def _specialist(self, agent: AgentSpec) -> Agent:
         tools = MCPClient(
@@ -272,9 +300,11 @@ class StrandsConversation:
             model=self.model,
             system_prompt=agent.instructions,
             name=agent.name,
+            agent_id=agent.name,
             description=agent.handoff_description,
             tools=[tools],
             conversation_manager=SlidingWindowConversationManager(),
+            session_manager=self._session(),
             hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
             callback_handler=None,
         )
@@ -311,8 +341,8 @@ class StrandsConversation:
 class StrandsBuild(AgentBuild):
     framework = "strands"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(StrandsConversation(spec, model, mcp))
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
+        return await started(StrandsConversation(spec, model, mcp, memory))
 
 
 BUILD = StrandsBuild()
