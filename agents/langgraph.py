@@ -18,8 +18,19 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   run limit of ``MAX_TOOL_ROUNDS`` model calls and ``exit_behavior="end"``, which ends the run with a
   "Model call limits exceeded" answer once the last round's tools have run, so no tool call is left dangling
   in the thread.
-- **Memory**: an ``InMemorySaver`` checkpointer and one ``thread_id`` per conversation; each turn sends only
-  the new ``HumanMessage`` and the checkpointer restores the thread's earlier messages (tool calls included).
+- **Memory**: LangGraph's persistence, a checkpointer with one ``thread_id`` per conversation: each turn sends
+  only the new ``HumanMessage`` and the checkpointer restores the thread's earlier state. The checkpointer is
+  ``AsyncSqliteSaver`` (``langgraph-checkpoint-sqlite``, on ``aiosqlite``), the SQLite checkpointer the
+  persistence docs give for a thread that must outlive the process, in place of the in-process
+  ``InMemorySaver``; its database is ``langgraph.sqlite`` in the harness's store directory and the thread id
+  is the harness's conversation id. It stores a checkpoint per super-step of the parent graph (the
+  ``messages`` channel: user turns, the specialists' tool calls and results, answers, refusals; and
+  ``route``), written before ``ainvoke`` returns (the default ``"async"`` durability waits for its writes at
+  the end of the run). A conversation opened again by its id, in a fresh process, resumes the thread from
+  its latest checkpoint, so the guardrail, the router and the specialists get the same messages they would
+  have got without the restart; a refusal stays in the thread as before. The specialist subgraphs inherit
+  the checkpointer, but their state lives only for the step that runs them (each step starts them afresh
+  from the parent's ``messages``), so nothing of theirs needs restoring.
 - **Guardrail**: a ``guardrail`` node before the orchestrator, a structured ``Verdict`` (``allowed``,
   ``reason``) from the latest user message alone; a refusal appends the spec's refusal text and a conditional
   edge goes to ``END``, so neither the orchestrator nor a specialist runs. An unreadable verdict lets the
@@ -78,14 +89,14 @@ by the middleware its maintainers recommend (above).
 Tracing: each turn runs inside ``langsmith.tracing_context(enabled=False)``, which overrides the
 ``LANGSMITH_TRACING``/``LANGCHAIN_TRACING_V2`` variables, so nothing is sent to LangSmith even outside the runner.
 
-README row: conditional edges | create_agent | InMemorySaver thread | graph node | MultiServerMCPClient | ChatOpenAI
+README row: conditional edges | create_agent | AsyncSqliteSaver thread | graph node | MultiServerMCPClient | ChatOpenAI
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -106,13 +117,14 @@ from langchain_core.tools import BaseTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 from langchain_openai import ChatOpenAI
-from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langsmith import tracing_context
 from pydantic import BaseModel, Field
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8  # model calls per specialist turn, as in the vanilla build
@@ -174,7 +186,9 @@ def _specialist(
     return create_agent(model, tools, system_prompt=agent.instructions, middleware=middleware, name=agent.name)
 
 
-def build_graph(spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool]) -> CompiledStateGraph[Any]:
+def build_graph(
+    spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool], checkpointer: BaseCheckpointSaver[Any]
+) -> CompiledStateGraph[Any]:
     judge = model.with_structured_output(Verdict, method="json_schema", include_raw=True)
     router = model.with_structured_output(_route_schema(spec), method="json_schema", strict=True)
 
@@ -205,14 +219,14 @@ def build_graph(spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool]) -
         "guardrail", lambda state: END if state["route"] == GUARDRAIL else "orchestrator", ["orchestrator", END]
     )
     graph.add_conditional_edges("orchestrator", lambda state: state["route"], list(spec.routes))
-    return graph.compile(checkpointer=InMemorySaver())
+    return graph.compile(checkpointer=checkpointer)
 
 
 class LangGraphConversation:
-    def __init__(self, graph: CompiledStateGraph[Any], stack: AsyncExitStack) -> None:
+    def __init__(self, graph: CompiledStateGraph[Any], stack: AsyncExitStack, thread_id: str) -> None:
         self._graph = graph
         self._stack = stack
-        self._config: RunnableConfig = {"configurable": {"thread_id": str(uuid.uuid4())}}
+        self._config: RunnableConfig = {"configurable": {"thread_id": thread_id}}
 
     async def send(self, message: str) -> TurnResult:
         counter = UsageMetadataCallbackHandler()
@@ -234,8 +248,12 @@ class LangGraphConversation:
 class LangGraphBuild(AgentBuild):
     framework = "langgraph"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+    async def open(
+        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
+    ) -> Conversation:
         async with AsyncExitStack() as stack:
+            database = Path(memory.directory) / "langgraph.sqlite"
+            saver = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(database)))
             http = await stack.enter_async_context(openai.DefaultAsyncHttpxClient())
             llm = ChatOpenAI(
                 model=model.model,
@@ -252,7 +270,8 @@ class LangGraphBuild(AgentBuild):
             )
             session = await stack.enter_async_context(client.session(SERVER))
             tools = await load_mcp_tools(session, server_name=SERVER)
-            conversation = LangGraphConversation(build_graph(spec, llm, tools), stack.pop_all())
+            graph = build_graph(spec, llm, tools, saver)
+            conversation = LangGraphConversation(graph, stack.pop_all(), memory.conversation_id)
         return conversation
 
 

@@ -7,9 +7,15 @@ How the system maps onto the SDK:
   ``tool_choice="required"`` so it never answers itself, and the SDK's recommended handoff prompt prefix.
   The ``Runner`` loop switches to the chosen specialist, which sees the whole conversation and answers; the
   turn's agent is ``result.last_agent``.
-- Memory: one in-memory ``SQLiteSession`` per conversation, passed to every ``Runner.run``; the SDK prepends
-  the stored items (user turns, handoffs, tool calls and results, answers) and saves each run's new items.
-  Every turn starts again at the orchestrator, which routes it in the light of that history.
+- Memory: the SDK's own session memory, a file-backed ``SQLiteSession(session_id, db_path)`` (the sessions
+  guide's persistent form, ``SQLiteSession("user_123", "conversations.db")``, in place of the in-memory default,
+  for history that outlives the process) under the harness's conversation id, in ``openai_agents.sqlite`` in the
+  harness's store directory, passed to every ``Runner.run``; the SDK prepends the stored items (user turns,
+  handoffs, tool calls and results, answers) and saves each run's new items, each as soon as the run ends. Every
+  turn starts again at the orchestrator, which routes it in the light of that history. A conversation opened
+  again by its id, in a fresh process, reads the same items from the file, so its next run sends the model what
+  it would have sent without the restart; a refusal (the refused input and the refusal the build adds) is kept as
+  before. Nothing is lost to a restart: the agents are rebuilt from the spec, and the session is all their state.
 - Guardrail: a blocking (``run_in_parallel=False``) ``InputGuardrail`` on the orchestrator, so a refused turn
   reaches no agent and no tool. It runs a guardrail ``Agent`` with ``output_type=Verdict`` (structured output,
   ``response_format`` JSON schema) on the latest user message; ``allowed=False`` trips the wire, and the
@@ -73,6 +79,7 @@ README row: LLM | handoffs | SQLiteSession | input_guardrails | MCPServerStreama
 from __future__ import annotations
 
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 from agents import (
@@ -97,7 +104,7 @@ from agents.mcp import MCPServerStreamableHttp, create_static_tool_filter
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, started
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, started
 from benchmark.contract import Usage as TurnUsage
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
@@ -145,12 +152,12 @@ def _turn_usage(runs: list[Usage]) -> TurnUsage:
 
 
 class OpenAIAgentsConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self.mcp = mcp
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.model = OpenAIChatCompletionsModel(model=model.model, openai_client=self.client)
-        self.session = SQLiteSession(f"conversation-{mcp.trial_id}")
+        self.session = SQLiteSession(memory.conversation_id, Path(memory.directory) / "openai_agents.sqlite")
         generation = spec.generation
         settings = ModelSettings(
             temperature=generation.temperature,
@@ -245,8 +252,10 @@ class OpenAIAgentsConversation:
 class OpenAIAgentsBuild(AgentBuild):
     framework = "openai_agents"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(OpenAIAgentsConversation(spec, model, mcp))
+    async def open(
+        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
+    ) -> Conversation:
+        return await started(OpenAIAgentsConversation(spec, model, mcp, memory))
 
 
 BUILD = OpenAIAgentsBuild()

@@ -14,7 +14,17 @@ How the system maps onto Pydantic AI:
 - Memory: Pydantic AI's message history. Each conversation keeps the ``list[ModelMessage]`` of the last
   specialist run (``result.all_messages()``: earlier turns, tool calls and results, answers) and passes it as
   ``message_history`` to the next orchestrator run. ``instructions`` (not ``system_prompt``) keep each agent's
-  own instructions out of the stored history, so every agent sees only its own.
+  own instructions out of the stored history, so every agent sees only its own. Persistence is the way the
+  docs' "Messages and chat history" guide stores and loads a history ("Storing and loading messages (to
+  JSON)"): after every turn the whole history is written with ``ModelMessagesTypeAdapter.dump_json`` to
+  ``pydantic_ai-<conversation id>.json`` in the harness's store directory (to a temporary file first, then
+  ``os.replace``, so a killed process leaves the previous turn's file, never half of one), and ``start()``
+  reads it back with ``ModelMessagesTypeAdapter.validate_json``. The adapter round-trips every part (user
+  prompts, tool calls with their ids, tool returns, texts, timestamps, usage and provider details), so a
+  conversation opened again by its id, in a fresh process, sends the model the same history it would have
+  sent without the restart. A refused turn is recorded as before (the request and the refusal as a text
+  response) and so survives the restart too. Nothing is lost: the agents are rebuilt from the spec, and the
+  history is all their state.
 - Guardrail: a capability (the 2.x home for cross-cutting agent behaviour) on the orchestrator whose
   ``wrap_run`` hook runs first: a guardrail ``Agent`` with ``output_type=Verdict`` (a pydantic model,
   structured output through an output tool) judges ``ctx.prompt``, the latest user message alone. A refused
@@ -93,14 +103,17 @@ README row: output functions | ToolOutput | message_history | wrap_run capabilit
 
 from __future__ import annotations
 
+import os
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from pathlib import Path
 
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 from pydantic_ai import (
     Agent,
     ModelMessage,
+    ModelMessagesTypeAdapter,
     ModelRequest,
     ModelResponse,
     ModelSettings,
@@ -121,7 +134,16 @@ from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.run import AgentRunResult
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
@@ -206,9 +228,27 @@ def _handoff(specialist: Agent[None, str], agent: AgentSpec) -> ToolOutput[Hando
     )
 
 
+class HistoryFile:
+    """The conversation's message history as JSON (``ModelMessagesTypeAdapter``), a file per conversation id."""
+
+    def __init__(self, memory: MemoryStore) -> None:
+        self.path = Path(memory.directory) / f"pydantic_ai-{memory.conversation_id}.json"
+
+    def load(self) -> list[ModelMessage]:
+        if not self.path.exists():
+            return []  # a new conversation
+        return ModelMessagesTypeAdapter.validate_json(self.path.read_bytes())
+
+    def save(self, history: list[ModelMessage]) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        partial.write_bytes(ModelMessagesTypeAdapter.dump_json(history))
+        os.replace(partial, self.path)  # atomic: the file holds the previous turn's history or this one's
+
+
 class PydanticAIConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
+        self.store = HistoryFile(memory)
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         generation = spec.generation
         settings = ModelSettings(
@@ -230,6 +270,7 @@ class PydanticAIConversation:
         self.orchestrator: Agent[None, Handoff] | None = None
 
     async def start(self) -> None:
+        self.history = self.store.load()
         await self._stack.enter_async_context(self.mcp)
         judge = Agent[None, Verdict](
             self.model,
@@ -261,8 +302,10 @@ class PydanticAIConversation:
         except RequestRefused:
             refusal = self.spec.guardrail.refusal
             self.history = [*self.history, *_exchange(message, refusal)]
+            self.store.save(self.history)
             return TurnResult(refusal, GUARDRAIL, _turn_usage(self._guardrail_usage))
         self.history = result.output.messages
+        self.store.save(self.history)
         usage = _turn_usage([*self._guardrail_usage, result.usage])
         return TurnResult(result.output.answer, result.output.agent, usage)
 
@@ -276,8 +319,10 @@ class PydanticAIConversation:
 class PydanticAIBuild(AgentBuild):
     framework = "pydantic_ai"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(PydanticAIConversation(spec, model, mcp))
+    async def open(
+        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
+    ) -> Conversation:
+        return await started(PydanticAIConversation(spec, model, mcp, memory))
 
 
 BUILD = PydanticAIBuild()
