@@ -21,11 +21,21 @@ How the system maps onto AutoGen:
   ``AssistantAgent`` declares, and without it the verdict fails with "Message type
   StructuredMessage[Verdict] is not registered" (still so in 0.7.5; microsoft/autogen#6795, open).
 - Termination: ``SourceMatchTermination`` on the specialists (one answer per user turn) or the refusal.
-- Memory: the team itself. ``team.run(task=...)`` is called once per user turn and the team is never reset,
-  so the selector's and the specialists' model contexts keep the earlier turns (user messages,
-  answers, tool calls, refusals), and a follow-up is routed and answered in their light. The specialists'
-  ``SpecialistContext`` leaves the guardrail's approvals out: they say nothing, and left in, an approval and not
-  the request would be the last user message a specialist reads.
+- Memory: the team itself, kept with AutoGen's state API (the AgentChat "Managing State" tutorial:
+  ``team.save_state()`` to JSON on disk, ``load_state()`` into a new team to resume). ``team.run(task=...)`` is
+  called once per user turn and the team is never reset, so the selector's and the specialists' model contexts
+  keep the earlier turns (user messages, answers, tool calls, refusals), and a follow-up is routed and
+  answered in their light. The specialists' ``SpecialistContext`` leaves the guardrail's approvals out: they
+  say nothing, and left in, an approval and not the request would be the last user message a specialist
+  reads. After every turn (answered or refused) the team's ``save_state()`` (each participant's model
+  context, its container's message buffer, and the selector manager's message thread, turn count and
+  previous speaker) is written as JSON to ``autogen-<conversation id>.json`` in the harness's store directory,
+  replacing the file atomically; a conversation opened again by its id, in a fresh process, builds the same
+  team and ``load_state()``s it before its first turn, so every agent's model context, the selector's
+  transcript included, holds what it held before the restart. The state is AutoGen's own: messages are
+  dumped with ``BaseChatMessage.dump()`` and rebuilt by the team's message factory (``StructuredMessage
+  [Verdict]`` is among its ``custom_message_types``), the model contexts by their ``save_state``/
+  ``load_state``.
 - MCP adapter: ``McpWorkbench(StreamableHttpServerParams(url, headers))``, one per specialist, narrowed to the
   specialist's allow-list by ``AllowListWorkbench`` (see the workarounds); ``AssistantAgent`` only calls tools
   its workbench lists, so the allow-list holds. The filtered list is cached per connection: the workbench
@@ -94,7 +104,10 @@ README row: SelectorGroupChat | speaker | team state | guard agent | McpWorkbenc
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import AsyncGenerator, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
@@ -110,7 +123,16 @@ from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
 from opentelemetry.trace import NoOpTracerProvider
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
@@ -208,8 +230,9 @@ def _refused(thread: Thread) -> bool:
 
 
 class AutoGenConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
+        self.state_file = Path(memory.directory) / f"autogen-{memory.conversation_id}.json"
         self.client = ToolCallSettingsClient(
             model=model.model,
             base_url=model.base_url,
@@ -270,11 +293,21 @@ class AutoGenConversation:
             await workbench.start()
             self._started.append(workbench)
         self.runtime.start()
+        if self.state_file.exists():  # a conversation opened again: resume the team where it was
+            await self.team.load_state(json.loads(self.state_file.read_text(encoding="utf-8")))
+
+    async def _save_state(self) -> None:
+        """The team's state as JSON, replacing the previous turn's file in one step (a turn is kept whole)."""
+        state = await self.team.save_state()
+        partial = self.state_file.with_name(self.state_file.name + ".partial")
+        partial.write_text(json.dumps(state), encoding="utf-8")
+        os.replace(partial, self.state_file)
 
     async def send(self, message: str) -> TurnResult:
         before = self.client.total_usage()
         result = await self.team.run(task=message)
         after = self.client.total_usage()
+        await self._save_state()
         usage = Usage(
             after.prompt_tokens - before.prompt_tokens,
             after.completion_tokens - before.completion_tokens,
@@ -302,8 +335,8 @@ class AutoGenConversation:
 class AutoGenBuild(AgentBuild):
     framework = "autogen"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(AutoGenConversation(spec, model, mcp))
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
+        return await started(AutoGenConversation(spec, model, mcp, memory))
 
 
 BUILD = AutoGenBuild()

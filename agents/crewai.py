@@ -20,13 +20,24 @@ How the system maps onto CrewAI:
   ``max_iter`` bounds the tool loop) and runs ``Agent.kickoff_async`` on the conversation so far. Agents are
   built per turn: in 1.15.30 ``Agent._prepare_kickoff`` appends the ``mcps`` tools to ``agent.tools`` on
   every kickoff, so a reused agent would offer each tool once more per turn.
-- Memory: the Flow's ``ConversationState``, one Flow per conversation. ``handle_turn`` appends the user
-  message, the step's returned answer becomes the assistant message, and the router context and
-  ``build_agent_context`` both carry that history, so "And in Paris?" reaches the router and the specialist
-  with the London turn. CrewAI's ``Memory`` (LLM-extracted facts in a LanceDB vector store, embedded with
-  OpenAI by default) is long-term recall, not chat history; the Flow's automatic one is switched off
-  (``_skip_auto_memory``, as CrewAI's own internal flows do: 1.15.30 still creates a ``Memory`` for any Flow
-  whose ``memory`` is ``None`` and has no public switch) so no embedder or vector store is touched.
+- Memory: the Flow's ``ConversationState``, one Flow per conversation, kept with CrewAI's Flow persistence:
+  the Flow class is decorated ``@persist(SQLiteFlowPersistence(<store dir>/crewai_flows.sqlite))`` and every
+  turn is ``handle_turn(message, session_id=<conversation id>)``, the pairing CrewAI's "Conversational Flows"
+  guide documents for resuming a conversation (turn lifecycle: ``handle_turn`` calls ``kickoff(inputs={"id":
+  session_id})``, which, with ``@persist`` configured, loads the latest snapshot of that id before the turn's
+  message is appended). ``@persist`` on the class snapshots the whole state (JSON, a row per completed step,
+  under the conversation id) after every step, and ``handle_turn`` snapshots it again once the answer is in
+  the history. ``handle_turn`` appends the user message, the step's returned answer becomes the assistant
+  message, and the router context and ``build_agent_context`` both carry that history, so "And in Paris?"
+  reaches the router and the specialist with the London turn, in the same process or in a fresh one that
+  reopened the conversation by its id. What is kept is what the build's memory has always been: the user
+  turns and the final answers (refusals included), not the specialists' tool calls, which CrewAI keeps in no
+  state. Outside the store directory only an empty ``portalocker`` lock file (``crewai_core.lock_store``,
+  in the system temp directory, named by a hash of the database path) serialises writes; it holds no data.
+  CrewAI's ``Memory`` (LLM-extracted facts in a LanceDB vector store, embedded with OpenAI by default)
+  is long-term recall, not chat history; the Flow's automatic one is switched off (``_skip_auto_memory``, as
+  CrewAI's own internal flows do: 1.15.30 still creates a ``Memory`` for any Flow whose ``memory`` is
+  ``None`` and has no public switch) so no embedder or vector store is touched.
 - Guardrail: CrewAI's guardrails (``Task``/``Agent`` ``guardrail=``, ``LLMGuardrail``) validate *outputs*;
   the documented place for an input gate in a conversational Flow is ``route_turn`` ("permission gates before
   the LLM decision"). It makes a structured ``LLM.call`` (``response_model=Verdict``: ``allowed``, ``reason``)
@@ -130,7 +141,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, LEGAL, OPERATIONAL, SystemSpec
 
 
@@ -156,6 +167,7 @@ _keep_crewai_quiet_and_contained()
 from crewai import Agent  # noqa: E402
 from crewai.events.utils.console_formatter import set_suppress_console_output  # noqa: E402
 from crewai.flow import ConversationConfig, ConversationState, Flow, RouterConfig, listen  # noqa: E402
+from crewai.flow.persistence import SQLiteFlowPersistence, persist  # noqa: E402
 from crewai.llms.providers.openai.completion import OpenAICompletion  # noqa: E402
 from crewai.mcp import MCPServerHTTP, create_static_tool_filter  # noqa: E402
 from crewai.tools import BaseTool  # noqa: E402
@@ -216,10 +228,12 @@ def _plain_mcp_url(mcp: McpEndpoint) -> str:
     return mcp.url.replace(f"/t/{mcp.trial_id}/mcp", "/mcp")
 
 
-def assistant_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) -> Flow[ConversationState]:
-    """A new conversation's Flow. The class is made here: in crewai 1.15 ``ConversationConfig`` (the router's
-    prompt and LLM) is class-level and a Flow's steps must be its own, while the spec and endpoints come per
-    conversation."""
+def assistant_flow(
+    spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint, memory: MemoryStore
+) -> Flow[ConversationState]:
+    """A conversation's Flow. The class is made here: in crewai 1.15 ``ConversationConfig`` (the router's
+    prompt and LLM) and ``@persist`` (the store) are class-level and a Flow's steps must be its own, while the
+    spec, endpoints and store come per conversation."""
     router = RouterConfig(
         prompt=spec.orchestrator_instructions,
         llm=llm,
@@ -231,7 +245,9 @@ def assistant_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) ->
         intent_field="route",
     )
     mcp_url = _plain_mcp_url(mcp)
+    store = SQLiteFlowPersistence(str(Path(memory.directory) / "crewai_flows.sqlite"))
 
+    @persist(store)
     @ConversationConfig(system_prompt="", router=router)
     class KestrelAssistant(Flow[ConversationState]):
         """The guardrail gate and router step, then the chosen specialist's step."""
@@ -296,8 +312,9 @@ def assistant_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) ->
 
 
 class CrewAIConversation:
-    def __init__(self, flow: Flow[ConversationState]) -> None:
+    def __init__(self, flow: Flow[ConversationState], memory: MemoryStore) -> None:
         self.flow = flow
+        self.conversation_id = memory.conversation_id
 
     async def send(self, message: str) -> TurnResult:
         answer = await asyncio.to_thread(self._turn, message)
@@ -312,7 +329,8 @@ class CrewAIConversation:
 
     def _turn(self, message: str) -> Any:
         set_suppress_console_output(True)  # this thread's context only: no Rich panel per agent and MCP event
-        return self.flow.handle_turn(message)
+        # the session id is the persistence key: the turn starts from that conversation's latest snapshot
+        return self.flow.handle_turn(message, session_id=self.conversation_id)
 
     async def aclose(self) -> None:
         return None
@@ -321,7 +339,7 @@ class CrewAIConversation:
 class CrewAIBuild(AgentBuild):
     framework = "crewai"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         generation = spec.generation
         llm = ToolCallSettingsLLM(
             model=model.model,
@@ -335,7 +353,7 @@ class CrewAIBuild(AgentBuild):
             max_tokens=generation.max_output_tokens,
             parallel_tool_calls=generation.parallel_tool_calls,
         )
-        return CrewAIConversation(assistant_flow(spec, llm, mcp))
+        return CrewAIConversation(assistant_flow(spec, llm, mcp, memory), memory)
 
 
 BUILD = CrewAIBuild()

@@ -7,17 +7,26 @@
   calls off (the spec's generation setting) it picks exactly one specialist. The handoff tool switches the
   workflow's current agent; the specialist then sees the conversation, the handoff call and its result.
   Specialists have ``can_handoff_to=[]``: they answer, they do not pass the turn on.
-- **Memory**: one ``llama_index.core.memory.Memory`` per conversation (its SQL chat store on an in-memory
-  SQLite engine owned by the conversation), passed to every ``workflow.run(user_msg=..., memory=...)``. Each
-  turn gets a fresh workflow ``Context``, so it starts at the root agent (a reused context would resume at
-  the last specialist); the memory carries the earlier turns: user messages, handoffs, tool calls, answers.
+- **Memory**: one ``llama_index.core.memory.Memory`` per conversation, LlamaIndex's documented persistent
+  memory ("Memory" guide: ``Memory.from_defaults(session_id=..., async_database_uri=...)``, its
+  ``SQLAlchemyChatStore`` on a SQL database; the guide's own example is a sqlite ``aiosqlite`` URI), here a
+  SQLite file, ``llamaindex.sqlite`` in the harness's store directory, on an engine the conversation owns and
+  disposes, with the conversation's id as the memory's ``session_id``. It is passed to every
+  ``workflow.run(user_msg=..., memory=...)``, which writes each turn into it as the turn runs: the user
+  message, the orchestrator's handoff call and its result, the specialist's tool calls, their results and its
+  answer (each ``ChatMessage`` as JSON, a row per message under the session id). A conversation opened again
+  by its id, in a fresh process, reads the same rows back, so the orchestrator and the specialists see the
+  earlier turns exactly as they would have without the restart. Each turn gets a fresh workflow ``Context``,
+  so it starts at the root agent (a reused context would resume at the last specialist); nothing but the
+  memory is carried from turn to turn, so nothing else needs restoring.
 - **Guardrail**: LlamaIndex has no guardrail object. The check is the framework's typed-output API,
   ``llm.astructured_predict(GuardrailVerdict, prompt)`` (function calling with ``tool_choice="required"`` on
   a function-calling ``OpenAILike``), run before the workflow: a refused request never reaches the
-  orchestrator, so no agent or tool runs; the request and the refusal go into the memory so the conversation
-  stays whole. A verdict that cannot be read (no call, or one that does not validate) lets the request
-  through, as the vanilla build does. A workflow step was the alternative, but it would mean overriding
-  ``AgentWorkflow.init_run`` and writing its private store keys; a check in front of ``run`` uses public API.
+  orchestrator, so no agent or tool runs; the request and the refusal go into the memory (so into the SQLite
+  file: a restart keeps them) so the conversation stays whole. A verdict that cannot be read (no call, or one
+  that does not validate) lets the request through, as the vanilla build does. A workflow step was the
+  alternative, but it would mean overriding ``AgentWorkflow.init_run`` and writing its private store keys; a
+  check in front of ``run`` uses public API.
 - **MCP adapter**: ``llama-index-tools-mcp`` 0.6.0 on ``mcp`` 2.x: one ``BasicMCPClient(url, headers=...)``
   (streamable HTTP, which it picks for any http(s) URL that does not name SSE; ``headers``, the key and the
   trial id, go into the ``httpx2`` client it makes with the SDK's ``create_mcp_http_client``) and one
@@ -78,6 +87,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -91,7 +101,16 @@ from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
 
 ORCHESTRATOR_DESCRIPTION = "Routes each user request to the one specialist who should answer it."
@@ -116,7 +135,7 @@ class _TextResultToolSpec(McpToolSpec):  # type: ignore[misc]  # the adapter shi
 
 
 class LlamaIndexConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self._http = httpx.AsyncClient()  # the SDK passes the LLM's timeout on every request
         self.token_counter = TokenCountingHandler()
@@ -134,8 +153,9 @@ class LlamaIndexConversation:
         )
         # timeout: the adapter's default 30 s is tight for a cold rag_search on a busy machine
         self.mcp_client = BasicMCPClient(mcp.url, headers=mcp.headers, timeout=60)
-        self._engine = create_async_engine("sqlite+aiosqlite:///:memory:")
-        self.memory = Memory.from_defaults(session_id=mcp.trial_id, async_engine=self._engine)
+        database = Path(memory.directory) / "llamaindex.sqlite"
+        self._engine = create_async_engine(f"sqlite+aiosqlite:///{database}")
+        self.memory = Memory.from_defaults(session_id=memory.conversation_id, async_engine=self._engine)
         self.guard_prompt = ChatPromptTemplate.from_messages(
             [("system", spec.guardrail.instructions), ("user", "{request}")]
         )
@@ -212,8 +232,8 @@ class LlamaIndexConversation:
 class LlamaIndexBuild(AgentBuild):
     framework = "llamaindex"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(LlamaIndexConversation(spec, model, mcp))
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
+        return await started(LlamaIndexConversation(spec, model, mcp, memory))
 
 
 BUILD = LlamaIndexBuild()
