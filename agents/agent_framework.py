@@ -18,6 +18,17 @@ How the system maps onto Agent Framework:
   keeps its own ``AgentSession`` (an ``InMemoryHistoryProvider``), with the per-service-call history
   persistence the builder requires, so the specialists see the earlier turns and the orchestrator routes a
   follow-up by them.
+- Persistence: workflow checkpointing, Agent Framework's way to resume a workflow after a restart
+  (``HandoffBuilder(checkpoint_storage=...)``, whose ``with_checkpointing`` docs name "resume conversations after
+  application restarts"; the pattern of its ``handoff_with_tool_approval_checkpoint_resume.py`` sample). A
+  ``FileCheckpointStorage`` in ``agent_framework-<conversation id>/`` under the harness's store directory gets a
+  checkpoint at every superstep: each participant executor's state (its ``AgentSession`` by ``to_dict()``, with
+  the history provider's messages, the guardrail's saved refusals included; the conversation the handoff
+  broadcasts; pending work) and the pending ``HandoffAgentUserRequest``. ``open`` looks up the latest checkpoint
+  (``get_latest``); when there is one, the first turn is ``workflow.run(checkpoint_id=..., responses=...)``,
+  the sample's single-call form: restore, then reply to the request the last answer left open, so every agent
+  sees the same messages it would have seen without the restart. The guardrail judge keeps no memory (it sees
+  the latest message alone), so there is nothing of its to restore.
 - Guardrail: an ``AgentMiddleware`` on the orchestrator (Agent Framework's documented place to stop a run
   before the model: set ``context.result``, raise ``MiddlewareTermination``). Before the orchestrator runs,
   it runs a guardrail ``Agent`` with ``response_format=Verdict`` (structured output, a JSON schema) on the
@@ -74,6 +85,14 @@ Workarounds and changed defaults:
   the SDK client's), none that reads a tool call written as text or re-asks after an empty reply (a reply
   without ``tool_calls`` is the answer), and none that turns a failed model call into an answer: once the
   SDK's retries are spent, the chat client raises ``ChatClientException`` and the workflow run raises it.
+- Checkpoint types: the handoff executor asks for the user's reply with ``ctx.request_info(HandoffAgentUserRequest(...),
+  list[Message])``, and the checkpoint keeps that response type with the pending request; ``list[Message]`` is a
+  ``types.GenericAlias``, which is not on the restricted unpickler's built-in allow-list (agent-framework-core
+  1.23.0, ``_checkpoint_encoding.py``), so ``FileCheckpointStorage``, which checks at save time that a checkpoint
+  will decode, refuses every checkpoint that holds the pending request ("Failed to create checkpoint ...
+  blocked for type 'types:GenericAlias'", only a log warning) and the latest one left is from before the answer.
+  The storage's documented extension point, ``allowed_checkpoint_types``, admits ``types:GenericAlias`` (its
+  origin and arguments still pass the allow-list on their own). No issue found.
 - Refusal memory: an agent middleware that short-circuits a run leaves the session untouched by design, so the
   guardrail saves the refused exchange to the orchestrator's history itself (see above).
 
@@ -85,6 +104,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 from agent_framework import (
@@ -92,6 +112,7 @@ from agent_framework import (
     AgentContext,
     AgentMiddleware,
     AgentResponse,
+    FileCheckpointStorage,
     HistoryProvider,
     InMemoryHistoryProvider,
     MCPStreamableHTTPTool,
@@ -107,10 +128,21 @@ from agent_framework.orchestrations import HandoffAgentUserRequest, HandoffBuild
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage, started
+from benchmark.contract import (
+    AgentBuild,
+    Conversation,
+    McpEndpoint,
+    MemoryStore,
+    ModelEndpoint,
+    TurnResult,
+    Usage,
+    started,
+)
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GuardrailSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
+# the handoff's pending user request declares its response type as ``list[Message]``, a ``types.GenericAlias``
+CHECKPOINT_GENERIC_ALIAS = "types:GenericAlias"
 MCP_TIMEOUT_S = 60
 
 
@@ -175,9 +207,14 @@ class GuardrailMiddleware(AgentMiddleware):
 
 
 class AgentFrameworkConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
         self.mcp = mcp
+        # the workflow's checkpoints: a conversation reopened by its id resumes from the latest
+        self.checkpoints = FileCheckpointStorage(
+            Path(memory.directory) / f"agent_framework-{memory.conversation_id}",
+            allowed_checkpoint_types=[CHECKPOINT_GENERIC_ALIAS],  # see "Workarounds"
+        )
         self.openai = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         self.client = OpenAIChatCompletionClient(
             model=model.model,
@@ -195,6 +232,7 @@ class AgentFrameworkConversation:
         self.workflow: Workflow | None = None
         self.guardrail: GuardrailMiddleware | None = None
         self._pending: str | None = None  # the request the last answer left open: the next turn replies to it
+        self._restore: str | None = None  # the checkpoint the next turn restores first (after a restart)
 
     async def start(self) -> None:
         specialists = [await self._specialist(agent) for agent in self.spec.specialists]
@@ -215,12 +253,24 @@ class AgentFrameworkConversation:
             require_per_service_call_history_persistence=True,
         )
         self.workflow = (
-            HandoffBuilder(name="afbench", participants=[orchestrator, *specialists])
+            HandoffBuilder(
+                name="afbench", participants=[orchestrator, *specialists], checkpoint_storage=self.checkpoints
+            )
             .with_start_agent(orchestrator)
             .add_handoff(orchestrator, specialists)
             .enable_return_to_previous(False)
             .build()
         )
+        latest = await self.checkpoints.get_latest(workflow_name=self.workflow.name)
+        if latest is not None:
+            pending = [
+                request_id
+                for request_id, event in latest.pending_request_info_events.items()
+                if isinstance(event.data, HandoffAgentUserRequest)
+            ]
+            if not pending:
+                raise RuntimeError(f"checkpoint {latest.checkpoint_id} has no pending user request to resume from")
+            self._restore, self._pending = latest.checkpoint_id, pending[-1]
 
     async def _specialist(self, agent: AgentSpec) -> Agent[Any]:
         tools = MCPStreamableHTTPTool(
@@ -250,7 +300,9 @@ class AgentFrameworkConversation:
             result = await self.workflow.run(message)
         else:
             reply = HandoffAgentUserRequest.create_response(message)
-            result = await self.workflow.run(responses={self._pending: reply})
+            # after a restart: restore the latest checkpoint, then reply to its pending request
+            result = await self.workflow.run(responses={self._pending: reply}, checkpoint_id=self._restore)
+            self._restore = None
         requests = [e for e in result.get_request_info_events() if isinstance(e.data, HandoffAgentUserRequest)]
         if not requests:
             raise RuntimeError(f"the handoff workflow ended the turn without an answer: {result.get_final_state()}")
@@ -287,8 +339,8 @@ class AgentFrameworkConversation:
 class AgentFrameworkBuild(AgentBuild):
     framework = "agent_framework"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
-        return await started(AgentFrameworkConversation(spec, model, mcp))
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
+        return await started(AgentFrameworkConversation(spec, model, mcp, memory))
 
 
 BUILD = AgentFrameworkBuild()

@@ -31,7 +31,16 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   SK advertises just those and refuses to invoke anything else (``Kernel.invoke_function_call`` checks the
   filters); the filter also keeps the orchestration's ``complete_task`` away from the specialists.
 - **Memory**: a ``ChatHistory`` per conversation (user turns and final answers, each answer named for its
-  agent) is the orchestration's task on every turn, so the orchestrator and the specialist both see it.
+  agent; a guardrail refusal is kept too, as the ``guardrail``'s answer) is the orchestration's task on
+  every turn, so the orchestrator and the specialist both see it.
+- **Persistence**: SK's own ``ChatHistory`` serialisation, the way its
+  ``samples/concepts/chat_history/serialize_chat_history.py`` keeps a conversation across runs:
+  ``store_chat_history_to_file`` (``serialize()``: the pydantic ``model_dump_json`` of the history) after every
+  finished turn, to ``semantic_kernel-<conversation id>.json`` in the harness's store directory, and
+  ``ChatHistory.load_chat_history_from_file`` when ``open`` finds that file, so a conversation reopened by its id
+  in a fresh process sends the orchestration the same task messages (roles, author names, text) it would have
+  sent without the restart. Nothing else needs restoring: the orchestration is built afresh on every turn from
+  the history alone (its members keep no thread across turns), and the guardrail judges each message alone.
 - **Resilience**: nothing extra is turned on, because SK has nothing to turn on for what is left. Its auto
   function invocation already reports a failed or refused call back to the model (an MCP error result, a call
   outside the filters, arguments that do not parse), and an MCP error raised by the session (an expired one
@@ -88,6 +97,7 @@ README row: HandoffOrchestration | transfer_to_* | ChatHistory | filter | MCPStr
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from openai import AsyncOpenAI
@@ -112,7 +122,7 @@ from semantic_kernel.contents import (
 from semantic_kernel.filters import FilterTypes, FunctionInvocationContext
 from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction, kernel_function
 
-from benchmark.contract import AgentBuild, Conversation, McpEndpoint, ModelEndpoint, TurnResult, Usage
+from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
 
 MCP_PLUGIN = "afbench"
@@ -200,13 +210,17 @@ class Assistant:
 
 
 class SemanticKernelConversation:
-    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpTools) -> None:
+    def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpTools, memory: MemoryStore) -> None:
         self.spec = spec
         self.client = AsyncOpenAI(base_url=model.base_url, api_key=model.api_key, timeout=model.timeout_s)
         chat = OpenAIChatCompletion(ai_model_id=model.model, async_client=self.client)
         self.mcp = mcp
         self.runtime = InProcessRuntime()
-        self.history = ChatHistory()
+        # the conversation's chat history, as SK serialises it; a conversation reopened by its id resumes from it
+        self.store = Path(memory.directory) / f"semantic_kernel-{memory.conversation_id}.json"
+        self.history = (
+            ChatHistory.load_chat_history_from_file(str(self.store)) if self.store.exists() else ChatHistory()
+        )
         self.spent: list[CompletionUsage] = []  # this turn's model calls' usage, as SK reports it
 
         tools = Kernel(services=[chat])
@@ -269,6 +283,7 @@ class SemanticKernelConversation:
         if not isinstance(reply, ChatMessageContent):
             raise RuntimeError(f"the turn produced no message: {reply!r}")
         history.add_message(reply)
+        history.store_chat_history_to_file(str(self.store))
         self.history = history  # only a finished turn is remembered
         return TurnResult(reply.content, reply.name or "", self._turn_usage())
 
@@ -304,11 +319,11 @@ class SemanticKernelConversation:
 class SemanticKernelBuild(AgentBuild):
     framework = "semantic_kernel"
 
-    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         tools = McpTools(name=MCP_PLUGIN, url=mcp.url, headers=mcp.headers, load_prompts=False, timeout=60)
         await tools.connect()  # the plugin gets its tool functions on connect: add it to a kernel only after
         try:
-            conversation = SemanticKernelConversation(spec, model, tools)
+            conversation = SemanticKernelConversation(spec, model, tools, memory)
         except BaseException:
             await tools.close()
             raise
