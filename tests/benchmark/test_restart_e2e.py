@@ -14,7 +14,7 @@ import pytest
 from benchmark.profiles import resolve_profile
 from benchmark.records import TrialRecord
 from benchmark.runner.run import MEMORY_DIR, RunRequest, run_benchmark
-from tests.benchmark.suites import suite_text
+from tests.benchmark.suites import WEATHER_TWO_TURNS, suite_text
 
 pytestmark = pytest.mark.e2e
 
@@ -84,37 +84,10 @@ PERSIST = {persist}
 BUILD = NotebookBuild()
 '''
 
-LONDON_THEN_PARIS = """
-  - id: weather-london-then-paris-after-a-restart
-    category: memory
-    turns:
-      - user: What's the weather in London right now?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: weather
-              arguments:
-                location: {contains: london}
-        script:
-          steps:
-            - call: weather
-              arguments: {location: "London, UK"}
-          answer: "London is at {weather.current.temperature}{weather.unit_labels.temperature}."
-      - user: And how about Paris, compared with the first city?
-        restart: true
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: weather
-              arguments:
-                location: {contains: paris}
-        script:
-          requires_context: [London]
-          steps:
-            - call: weather
-              arguments: {location: "Paris, France"}
-          answer: "Paris is at {weather.current.temperature}{weather.unit_labels.temperature}."
-"""
+# suites' two-turn weather task, restarted before its follow-up
+LONDON_THEN_PARIS = WEATHER_TWO_TURNS.replace(
+    "id: weather-london-then-paris", "id: weather-london-then-paris-after-a-restart"
+).replace("      - user: And in Paris?\n", "      - user: And in Paris?\n        restart: true\n")
 
 
 async def run(tmp_path: Path, suite_yaml: str, agents: Path | None = None) -> list[TrialRecord]:

@@ -22,7 +22,7 @@ from benchmark.profiles import resolve_profile
 from benchmark.records import RESULTS_FILE, read_trials
 from benchmark.runner.run import RunError, RunRequest, run_benchmark
 from tests.benchmark.fake_upstream import Failure, FakeUpstream
-from tests.benchmark.suites import CALCULATOR_TASK, suite_text
+from tests.benchmark.suites import CALCULATOR_TASK, WEATHER_TWO_TURNS, suite_text
 from tests.loopback import serve_in_thread
 
 pytestmark = pytest.mark.e2e
@@ -30,42 +30,8 @@ pytestmark = pytest.mark.e2e
 SMOKE_LIKE = (
     "name: smoke-like\ntasks:"
     + CALCULATOR_TASK
+    + WEATHER_TWO_TURNS
     + """
-  - id: weather-london-then-paris
-    category: multi-turn
-    turns:
-      - user: What's the weather in London right now?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: weather
-              arguments:
-                location: {contains: london}
-          answer:
-            - number: 19.8
-              tolerance: 0.05
-        script:
-          steps:
-            - call: weather
-              arguments: {location: "London, UK"}
-          answer: "London is at {weather.current.temperature}{weather.unit_labels.temperature}."
-      - user: And in Paris?
-        expect:
-          route: operational_agent
-          tool_calls:
-            - name: weather
-              arguments:
-                location: {contains: paris}
-          answer:
-            - number: 22.7
-              tolerance: 0.05
-        script:
-          requires_context: [London]
-          steps:
-            - call: weather
-              arguments: {location: "Paris, France"}
-          answer: "Paris is at {weather.current.temperature}{weather.unit_labels.temperature}."
-
   - id: guardrail-prompt-injection
     category: guardrail
     turns:
