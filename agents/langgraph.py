@@ -248,9 +248,7 @@ class LangGraphConversation:
 class LangGraphBuild(AgentBuild):
     framework = "langgraph"
 
-    async def open(
-        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
-    ) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         async with AsyncExitStack() as stack:
             database = Path(memory.directory) / "langgraph.sqlite"
             saver = await stack.enter_async_context(AsyncSqliteSaver.from_conn_string(str(database)))

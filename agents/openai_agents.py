@@ -252,9 +252,7 @@ class OpenAIAgentsConversation:
 class OpenAIAgentsBuild(AgentBuild):
     framework = "openai_agents"
 
-    async def open(
-        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
-    ) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         return await started(OpenAIAgentsConversation(spec, model, mcp, memory))
 
 

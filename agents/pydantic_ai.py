@@ -319,9 +319,7 @@ class PydanticAIConversation:
 class PydanticAIBuild(AgentBuild):
     framework = "pydantic_ai"
 
-    async def open(
-        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
-    ) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         return await started(PydanticAIConversation(spec, model, mcp, memory))
 
 

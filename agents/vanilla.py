@@ -2,7 +2,15 @@
 
 Per turn: (1) the guardrail, a structured-output call returning ``{"allowed", "reason"}``; (2) the
 orchestrator, forced to call one ``transfer_to_<agent>`` tool; (3) the chosen specialist in a tool loop over
-its allowed MCP tools until it answers. Memory: the conversation's user turns and final answers are replayed
+its allowed MCP tools until it answers.
+
+Code team: the operational agent is offered the team as one more function tool, ``code_team(request)`` (the
+agent-as-tool pattern written by hand); calling it runs the spec's protocol as plain control flow in
+``_code_team`` — the coder drafts, the reviewer reviews until it approves or ``max_reviews`` is reached, the
+coder revises in between, then the tester runs its tool loop over ``run_python`` — each member a fresh
+conversation holding only what it is handed; the tester's answer is the tool's result.
+
+Memory: the conversation's user turns and final answers are replayed
 to the orchestrator and the specialist on every turn, and kept in SQLite (the standard library's
 ``sqlite3``: plain Python's own way to keep data across a restart), a row per message under the conversation's
 id in ``vanilla.sqlite`` in the harness's store directory, so a conversation opened again by its id, in a
@@ -67,7 +75,7 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, REVIEWER, TESTER, AgentSpec, SystemSpec
 
 MAX_TOOL_ROUNDS = 8
 # the timeouts of the HTTP client mcp would create itself (30 s; 300 s to read a response or an SSE stream)
@@ -87,6 +95,23 @@ GUARDRAIL_SCHEMA: dict[str, Any] = {
 
 def _error(code: str, message: str) -> str:
     return json.dumps({"error": {"code": code, "message": message}})
+
+
+def _agent_tool(agent: AgentSpec) -> dict[str, Any]:
+    """A sub-agent offered as a function tool: it is given the request, and its answer is the tool's result."""
+    return {
+        "type": "function",
+        "function": {
+            "name": agent.name,
+            "description": f"{agent.title}: {agent.handoff_description}",
+            "parameters": {
+                "type": "object",
+                "properties": {"request": {"type": "string", "description": "The request, word for word."}},
+                "required": ["request"],
+                "additionalProperties": False,
+            },
+        },
+    }
 
 
 def _handoff_tool(agent: AgentSpec) -> dict[str, Any]:
@@ -190,7 +215,7 @@ class VanillaConversation:
             self._remember(message, self.spec.guardrail.refusal)
             return TurnResult(self.spec.guardrail.refusal, GUARDRAIL, self._turn_usage())
         agent = await self._route(message)
-        answer = await self._specialist(agent, message)
+        answer = await self._run_agent(agent, [*self.history, {"role": "user", "content": message}])
         self._remember(message, answer)
         return TurnResult(answer, agent.name, self._turn_usage())
 
@@ -251,16 +276,16 @@ class VanillaConversation:
                     return agent
         raise RuntimeError(f"the orchestrator did not hand off: {response.choices[0].message}")
 
-    async def _specialist(self, agent: AgentSpec, message: str) -> str:
+    async def _run_agent(self, agent: AgentSpec, conversation: list[dict[str, Any]]) -> str:
+        """``agent`` in a tool loop over its allowed MCP tools (and its team, offered as a tool) until it answers."""
         assert self._mcp_client is not None, "start() first"
+        team = self.spec.code_team
         tools: list[Any] = [self._tools[name] for name in agent.tools if name in self._tools]
-        messages: list[Any] = [
-            {"role": "system", "content": agent.instructions},
-            *self.history,
-            {"role": "user", "content": message},
-        ]
+        if agent.name == team.parent:
+            tools.append(_agent_tool(team.as_agent()))
+        messages: list[Any] = [{"role": "system", "content": agent.instructions}, *conversation]
         for _ in range(MAX_TOOL_ROUNDS):
-            response = await self._complete(messages, tools=tools)
+            response = await self._complete(messages, tools=tools or None)
             reply = response.choices[0].message
             if not reply.tool_calls:
                 return reply.content or ""
@@ -269,20 +294,46 @@ class VanillaConversation:
                 if call.type != "function":
                     continue
                 name = call.function.name
-                if name not in agent.tools:  # the allow-list holds even if a model invents a tool
+                if name == team.name and agent.name == team.parent:
+                    text = await self._delegate_to_team(call.function.arguments)
+                elif name not in agent.tools:  # the allow-list holds even if a model invents a tool
                     text = _error("not_allowed", f"{name} is not available")
                 else:
                     text = await self._call_tool(name, call.function.arguments)
                 messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
         return "I could not finish this request within the allowed number of tool calls."
 
+    async def _delegate_to_team(self, raw_arguments: str) -> str:
+        try:
+            request = json.loads(raw_arguments or "{}").get("request")
+        except (json.JSONDecodeError, AttributeError):
+            request = None
+        if not isinstance(request, str) or not request.strip():
+            return _error("invalid_arguments", 'the code team needs {"request": "..."}: the request, word for word')
+        return await self._code_team(request)
+
+    async def _code_team(self, request: str) -> str:
+        """The spec's team protocol as plain control flow: draft, review until approved (or out of reviews),
+        then the tester's tool loop; each member sees only what it is handed, as a fresh conversation."""
+        team = self.spec.code_team
+        coder, reviewer, tester = (team.member(name) for name in (CODER, REVIEWER, TESTER))
+        draft = await self._run_agent(coder, [{"role": "user", "content": request}])
+        for reviews in range(1, team.max_reviews + 1):
+            handed = f"Request:\n{request}\n\nLatest draft:\n{draft}"
+            review = await self._run_agent(reviewer, [{"role": "user", "content": handed}])
+            if team.approves(review) or reviews == team.max_reviews:
+                break
+            revise = f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}"
+            draft = await self._run_agent(coder, [{"role": "user", "content": revise}])
+        return await self._run_agent(
+            tester, [{"role": "user", "content": f"Request:\n{request}\n\nFinal draft:\n{draft}"}]
+        )
+
 
 class VanillaBuild(AgentBuild):
     framework = "vanilla"
 
-    async def open(
-        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
-    ) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         return await started(VanillaConversation(spec, model, mcp, memory))
 
 

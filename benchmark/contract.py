@@ -80,9 +80,7 @@ class AgentBuild(ABC):
     framework: ClassVar[str]
 
     @abstractmethod
-    async def open(
-        self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore
-    ) -> Conversation:
+    async def open(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> Conversation:
         """Open the conversation ``memory.conversation_id`` against these endpoints: new when its store holds
         nothing yet, else resumed from it (the harness may have killed the process that ran its earlier turns)."""
 

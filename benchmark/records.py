@@ -111,7 +111,7 @@ class ToolCall(_Record):
 
 
 class CheckResult(_Record):
-    kind: str  # contains / regex / number / not_contains
+    kind: str  # contains / regex / number / not_contains / python_tests
     expected: str
     ok: bool
     detail: str = ""

@@ -18,6 +18,12 @@ OPERATIONAL = "operational_agent"
 ORCHESTRATOR = "orchestrator"
 GUARDRAIL = "guardrail"
 REFUSED = "refused"  # the route of a request the guardrail stopped
+CODE_TEAM = "code_team"
+CODER = "coder"
+REVIEWER = "reviewer"
+TESTER = "tester"
+APPROVED = "APPROVED"  # how a review that lets the draft go to the tester begins
+CHANGES_REQUESTED = "CHANGES REQUESTED"  # how a review that sends the draft back to the coder begins
 
 
 @dataclass(frozen=True)
@@ -27,6 +33,46 @@ class AgentSpec:
     handoff_description: str  # what the orchestrator reads when choosing
     instructions: str
     tools: tuple[str, ...]  # MCP tool names this agent may call; nothing else
+
+
+@dataclass(frozen=True)
+class TeamSpec:
+    """A team a specialist delegates to as one unit: the code team (coder, reviewer, tester), which the
+    operational agent hands programming requests to. Every build runs the same protocol, each in its
+    framework's idiom for nested multi-agent work (a subgraph, a team used as a tool, a workflow, a loop agent):
+
+    1. the **coder** is given the request and writes the code (one fenced ```python block);
+    2. the **reviewer** is given the request and the latest draft, and answers with a review that begins with
+       ``approval`` (``APPROVED``: the draft goes to the tester) or with ``CHANGES REQUESTED`` and what to fix;
+    3. on changes, the coder is given the request, its draft and the review, and writes the next draft, which
+       goes back to step 2 — at most ``max_reviews`` reviews, after which the latest draft goes on as it is;
+    4. the **tester** (the only member with a tool: ``run_python``) is given the request and the final draft,
+       writes tests, runs them in the sandbox, and answers with the final code and what the tests showed;
+    5. the tester's answer is the team's; the delegating agent (``parent``) answers the user with that code.
+    """
+
+    name: str  # the delegation target's name (a tool, an agent, a node): CODE_TEAM
+    title: str
+    handoff_description: str  # what the delegating agent reads when choosing it
+    parent: str  # the specialist that delegates to the team
+    members: tuple[AgentSpec, ...]  # coder, reviewer, tester, in working order
+    approval: str  # the start of a review that approves the draft
+    max_reviews: int  # reviews before the latest draft goes to the tester unapproved
+
+    def member(self, name: str) -> AgentSpec:
+        for agent in self.members:
+            if agent.name == name:
+                return agent
+        raise KeyError(f"unknown member '{name}' of {self.name}; members: {', '.join(a.name for a in self.members)}")
+
+    def as_agent(self) -> AgentSpec:
+        """The team as one delegation target, as its parent sees it (a handoff tool, an agent tool, a node)."""
+        return AgentSpec(self.name, self.title, self.handoff_description, instructions="", tools=())
+
+    def approves(self, review: str) -> bool:
+        """Whether a reviewer's answer approves the draft: it begins with ``approval`` (markdown emphasis and
+        case aside), as the reviewer's instructions ask."""
+        return review.lstrip(" \t\n*_#>`").upper().startswith(self.approval.upper())
 
 
 @dataclass(frozen=True)
@@ -63,6 +109,7 @@ class SystemSpec:
     specialists: tuple[AgentSpec, ...]
     guardrail: GuardrailSpec
     generation: GenerationSettings
+    code_team: TeamSpec
 
     def agent(self, name: str) -> AgentSpec:
         for agent in self.specialists:
@@ -87,4 +134,12 @@ class SystemSpec:
             specialists=tuple(AgentSpec(**{**agent, "tools": tuple(agent["tools"])}) for agent in data["specialists"]),
             guardrail=GuardrailSpec(**data["guardrail"]),
             generation=GenerationSettings(**data["generation"]),
+            code_team=TeamSpec(
+                **{
+                    **data["code_team"],
+                    "members": tuple(
+                        AgentSpec(**{**agent, "tools": tuple(agent["tools"])}) for agent in data["code_team"]["members"]
+                    ),
+                }
+            ),
         )

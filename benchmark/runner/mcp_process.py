@@ -72,10 +72,12 @@ class McpServer:
         return self._process is not None and self._process.returncode is None
 
     async def create_key(self, name: str) -> str:
-        """``afbench keys create --name NAME``: the raw key, the last line the CLI prints."""
+        """``afbench keys create --name NAME --tools all``: the raw key, the last line the CLI prints. Every tool,
+        ``run_python`` included (off by default): the code team's tester runs its tests with it, and each agent's
+        own allow-list is the spec's, checked against the server's log."""
         process = await asyncio.create_subprocess_exec(
             *MCP_CLI,
-            *("keys", "create", "--name", name, "--db", str(self.db)),
+            *("keys", "create", "--name", name, "--tools", "all", "--db", str(self.db)),
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=child_env(),

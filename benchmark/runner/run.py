@@ -328,9 +328,7 @@ class _Session:
             infra_error=message,
         )
 
-    async def _trial(
-        self, planned: PlannedTrial, worker: WorkerProcess
-    ) -> tuple[TrialRecord, WorkerProcess | None]:
+    async def _trial(self, planned: PlannedTrial, worker: WorkerProcess) -> tuple[TrialRecord, WorkerProcess | None]:
         """Run the trial, segment by segment: before a turn that restarts, the worker (which closed the
         conversation at the end of its segment) is killed and a fresh one reopens the conversation by its id.
         Returns the record and the worker the lane goes on with (None: none alive)."""
@@ -396,7 +394,9 @@ class _Session:
         finally:
             self.gateway.forget(trial_id)
         ready = (current or worker).ready
-        record = trial_record(
+        # Off the event loop: scoring may run a task's hidden tests in the sandbox, while other lanes go on.
+        record = await asyncio.to_thread(
+            trial_record,
             planned,
             started_at=started_at,
             report=merged_report(trial_id, reports),

@@ -1,10 +1,12 @@
-"""Checking a final answer's text against a task's answer checks (contains, regex, number, not_contains)."""
+"""Checking a final answer's text against a task's answer checks (contains, regex, number, not_contains, and
+python_tests: hidden tests run on the answer's code, :mod:`benchmark.scoring.hidden_tests`)."""
 
 from __future__ import annotations
 
 import re
 
 from benchmark.records import CheckResult
+from benchmark.scoring.hidden_tests import run_hidden_tests
 from benchmark.scoring.numbers import close_enough, numbers_in
 from benchmark.tasks.models import AnswerCheck
 
@@ -16,6 +18,8 @@ def _number_label(check: AnswerCheck) -> str:
 
 def check_answer(check: AnswerCheck, text: str) -> CheckResult:
     """One check's verdict with a detail saying what was found when it fails."""
+    if check.python_tests is not None:
+        return run_hidden_tests(text, check.python_tests)
     if check.contains is not None:
         ok = check.contains.casefold() in text.casefold()
         return CheckResult(kind="contains", expected=check.contains, ok=ok, detail="" if ok else "not in the answer")

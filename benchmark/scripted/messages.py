@@ -23,14 +23,17 @@ def normalise(text: str) -> str:
 
 def forms(text: str) -> tuple[str, ...]:
     """``text`` as a framework may send it, each :func:`normalise`-d: as written, and inside a JSON string
-    (``M\\u00fcnchen``, ``\\"``), because some frameworks pass the conversation to a model as a JSON document.
+    (``M\\u00fcnchen``, ``\\"``; or with ``ü`` kept and only quotes and line breaks escaped, as ``ensure_ascii=False``
+    writes it), because some frameworks pass the conversation, or a tool call's arguments, as a JSON document.
 
     The one way the scripted model looks for a text it expects (a turn's words, required context): search a
     normalised haystack for each form.
     """
-    plain = normalise(text)
-    escaped = normalise(json.dumps(text)[1:-1])
-    return (plain,) if escaped == plain else (plain, escaped)
+    found = [normalise(text)]
+    for escaped in (json.dumps(text)[1:-1], json.dumps(text, ensure_ascii=False)[1:-1]):
+        if normalise(escaped) not in found:
+            found.append(normalise(escaped))
+    return tuple(found)
 
 
 def contains(haystack: str, text: str) -> bool:

@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any, Literal
 
-from benchmark.scripted import guardrail, orchestrator, specialist
+from benchmark.scripted import guardrail, orchestrator, specialist, team
 from benchmark.scripted.messages import RequestView, read_request
 from benchmark.scripted.replies import ScriptedReply, marker
 from benchmark.scripted.roles import SELECTOR, Asker, identify
-from benchmark.scripted.schemas import enum_value_for
+from benchmark.scripted.schemas import agent_matches, enum_value_for
 from benchmark.scripted.situation import Situation
 from benchmark.scripted.turns import find_turn
 from benchmark.spec import GUARDRAIL, ORCHESTRATOR, REFUSED, SystemSpec
@@ -23,7 +23,26 @@ def _default_spec() -> SystemSpec:
     return default_spec()
 
 
+def _select_member(situation: Situation, asker: Asker) -> ScriptedReply | None:
+    """A selector choosing among the code team's members, or None when it lists none of them."""
+    members = situation.spec.code_team.members
+    if not any(agent_matches(name, member) for name in asker.candidates for member in members):
+        return None
+    wanted = team.next_member(situation)
+    listed = ", ".join(asker.candidates)
+    if wanted is None:
+        return situation.fail(f"the selector lists the code team ({listed}), but this turn is no programming request")
+    target = situation.spec.code_team.member(wanted)
+    chosen = enum_value_for(list(asker.candidates), target, tuple(m for m in members if m.name != wanted))
+    if chosen is None:
+        return situation.fail(f"the selector lists {listed}, none of which is the code team's {wanted}")
+    return situation.say(chosen)
+
+
 def _select(situation: Situation, asker: Asker) -> ScriptedReply:
+    member = _select_member(situation, asker)
+    if member is not None:
+        return member
     route = situation.turn.expect.route
     listed = ", ".join(asker.candidates) or "nothing"
     if route == REFUSED:
@@ -44,8 +63,9 @@ FaultRole = Literal["guardrail", "orchestrator", "specialist"]
 
 def role_of(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = None) -> FaultRole | None:
     """Which of the system's roles a request comes from, recognised exactly as :func:`reply` recognises it: the
-    guardrail, the orchestrator, a specialist (any of them, or one known only by the turn's tools); None for a
-    speaker selector or a request the scripted model could not place. The gateway counts a task's fault by it."""
+    guardrail, the orchestrator, a specialist (any of them, a code team member, or one known only by the turn's
+    tools); None for a speaker selector or a request the scripted model could not place. The gateway counts a
+    task's fault by it."""
     spec = spec or _default_spec()
     view = read_request(request)
     asker = identify(view, spec)
@@ -55,7 +75,7 @@ def role_of(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = No
         return "guardrail"
     if asker.role == ORCHESTRATOR:
         return "orchestrator"
-    if asker.role in spec.routes:
+    if asker.role in spec.routes or asker.role in team.members(spec.code_team):
         return "specialist"
     match = find_turn(task, view)
     if match is not None and specialist.offers_script_tools(match.turn.script, [t.name for t in view.tools]):
@@ -93,4 +113,6 @@ def reply(task: Task, request: Mapping[str, Any], spec: SystemSpec | None = None
         return guardrail.answer(situation)
     if role == ORCHESTRATOR:
         return orchestrator.answer(situation)
+    if role in team.members(spec.code_team):
+        return team.answer(situation)
     return specialist.answer(situation)

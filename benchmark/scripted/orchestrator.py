@@ -113,8 +113,13 @@ def answer(situation: Situation) -> ScriptedReply:
     missing = situation.context_marker()
     if missing is not None:
         return missing
-    agents = situation.spec.specialists
-    target = situation.spec.agent(route)
+    return delegate(situation, situation.spec.agent(route), situation.spec.specialists)
+
+
+def delegate(situation: Situation, target: AgentSpec, agents: tuple[AgentSpec, ...]) -> ScriptedReply:
+    """Hand the turn to ``target`` (one of ``agents``, the delegation targets the asker has), or relay its
+    answer once the conversation holds it: the orchestrator to a specialist, the operational agent to its team."""
+    route = target.name
     relayed = _relay(situation, agents)
     if relayed is not None:
         return situation.say(relayed)

@@ -3,7 +3,7 @@
 Recognised patterns:
 
 - **Instructions**: a role is the one whose instruction text (the guardrail's,
-  the orchestrator's, each specialist's prompt) appears, by its first 80 normalised
+  the orchestrator's, each specialist's prompt, each code team member's) appears, by its first 80 normalised
   characters, in a system/developer message (or, failing that, a user message: some frameworks put an agent's
   instructions there). Frameworks may prepend or append their own text; a substring is enough.
 - **Selector prompt**: a message asking to "select/choose/pick the next role/speaker/agent from [a, b, c]"
@@ -32,7 +32,7 @@ _SELECTOR_RE = re.compile(
 
 @dataclass(frozen=True)
 class Asker:
-    role: str  # GUARDRAIL, ORCHESTRATOR, SELECTOR, a specialist's name, or "" when unknown
+    role: str  # GUARDRAIL, ORCHESTRATOR, SELECTOR, a specialist's or team member's name, or "" when unknown
     candidates: tuple[str, ...] = ()  # the selector's listed names, exactly as written
     problem: str | None = None
 
@@ -40,6 +40,7 @@ class Asker:
 def signatures(spec: SystemSpec) -> dict[str, str]:
     texts = {GUARDRAIL: spec.guardrail.instructions, ORCHESTRATOR: spec.orchestrator_instructions}
     texts.update({agent.name: agent.instructions for agent in spec.specialists})
+    texts.update({agent.name: agent.instructions for agent in spec.code_team.members})
     return {role: normalise(text)[:SIGNATURE_CHARS] for role, text in texts.items()}
 
 

@@ -35,12 +35,20 @@ class Situation:
     def context_needed(self) -> list[str]:
         return list(self.turn.script.requires_context) if self.turn.script else []
 
+    def seen(self) -> str:
+        """Everything the request shows (message texts and tool-call arguments), normalised: the haystack for
+        :func:`benchmark.scripted.messages.contains`."""
+        messages = self.view.messages
+        return normalise("\n".join([m.text for m in messages] + [c.arguments for m in messages for c in m.calls]))
+
+    def shows(self, text: str) -> bool:
+        """Whether the request shows ``text`` anywhere, in any of the forms a turn's own text is recognised in."""
+        return contains(self.seen(), text)
+
     def missing_context(self) -> list[str]:
         """The turn's ``requires_context`` strings that no message (text or tool-call arguments) contains, in any
         of the forms a turn's own text is recognised in (JSON-escaped too: a history sent as a JSON document)."""
-        seen = normalise(
-            "\n".join([m.text for m in self.view.messages] + [c.arguments for m in self.view.messages for c in m.calls])
-        )
+        seen = self.seen()
         return [text for text in self.context_needed if not contains(seen, text)]
 
     def request_text(self) -> str:

@@ -11,6 +11,8 @@ why, with no figures. The next undone step becomes a tool call; when none is lef
 the answer template is filled from the tool messages answering those calls (matched by ``tool_call_id``).
 A result the framework replaced by a preview with a tool to read the rest is read through that tool first,
 before the next step, and the answer is filled from what was read (:mod:`benchmark.scripted.deferred`).
+A programming request is delegated to the code team instead (:mod:`benchmark.scripted.team`), whose tester
+follows a one-step script of the same kind (:func:`work`).
 
 Tool names: a step's tool is the offered tool of that exact name, or — when a framework namespaces MCP tools
 (``kestrel_weather``, ``kestrel.weather``) — the shortest offered name ending in a separator plus the step's
@@ -20,10 +22,11 @@ tool, provided at least one other offered tool shares that namespace prefix.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from benchmark.scripted import deferred, results
+from benchmark.scripted import deferred, orchestrator, results
 from benchmark.scripted.messages import Call
 from benchmark.scripted.replies import ScriptedReply
 from benchmark.scripted.situation import Situation
@@ -78,26 +81,25 @@ def _as_scripted(call: Call, step: ScriptStep) -> bool:
     return isinstance(arguments, dict) and all(arguments.get(k) == v for k, v in step.arguments.items())
 
 
-def _step_done(situation: Situation, step: ScriptStep, call: Call, result: str | None) -> bool:
+def _step_done(template: str, step: ScriptStep, call: Call, result: str | None) -> bool:
     """Whether the call's result completes the step: any result that is no error; an error only where the
-    answer reads it (``{weather.error.message}``) and it is the tool's answer, not a failed or faulty call."""
+    answer ``template`` reads it (``{weather.error.message}``) and it is the tool's answer, not a failed or
+    faulty call."""
     if result is None or not results.is_error(result):
         return True  # no result sent back at all: the answer will show the value as missing
-    script = situation.turn.script
-    if script is None or not results.reads_error(script.answer, step.as_ or step.call):
+    if not results.reads_error(template, step.as_ or step.call):
         return False
     if results.is_transient(result):
         return False
     return _as_scripted(call, step) or not results.is_call_problem(result)
 
 
-def _progress(situation: Situation, names: list[str]) -> Progress:
+def _progress(situation: Situation, steps: list[ScriptStep], names: list[str], template: str) -> Progress:
     """The steps done so far, from the assistant tool calls since the turn's user message and their results.
 
     Calls to other tools (an orchestrator's handoff in a shared history, a call to a tool that does not exist)
     are skipped. A call of the next step's tool completes it when its result does (:func:`_step_done`);
     otherwise it is one failed attempt, and the step's next call is its retry."""
-    steps = situation.turn.script.steps if situation.turn.script else []
     view = situation.view
     done: list[str] = []
     failures = 0
@@ -106,7 +108,7 @@ def _progress(situation: Situation, names: list[str]) -> Progress:
             if len(done) >= len(steps) or call.name != names[len(done)]:
                 continue
             result = view.result_for(call.id)
-            if _step_done(situation, steps[len(done)], call, result):
+            if _step_done(template, steps[len(done)], call, result):
                 done.append(call.id)
                 failures = 0
                 continue
@@ -128,11 +130,21 @@ def answer(situation: Situation) -> ScriptedReply:
     missing = situation.context_marker()
     if missing is not None:
         return missing
+    if turn.script.team is not None:  # a programming request: the operational agent hands it to its team
+        team = situation.spec.code_team.as_agent()
+        return orchestrator.delegate(situation, team, (team,))
+    return work(situation, turn.script.steps, turn.script.answer)
+
+
+def work(
+    situation: Situation, steps: list[ScriptStep], template: str, given: Mapping[str, Any] | None = None
+) -> ScriptedReply:
+    """The next reply of an agent following ``steps``: the next undone step's call, else ``template`` filled from
+    the steps' results (and the ``given`` values: ``{draft}`` for the code team's tester)."""
     view = situation.view
     offered = [tool.name for tool in view.tools]
-    steps = turn.script.steps
     names = [offered_name(step.call, offered) or step.call for step in steps]
-    progress = _progress(situation, names)
+    progress = _progress(situation, steps, names, template)
     if progress.failed is not None:
         return situation.say(results.could_not_complete(steps[len(progress.done)].call, progress.failed))
     done = progress.done
@@ -158,10 +170,10 @@ def answer(situation: Situation) -> ScriptedReply:
         return situation.call(name, step.arguments)
     if view.tools_required:
         return situation.fail("tool_choice is 'required', but every step of the script is done")
-    values = {}
+    values: dict[str, Any] = dict(given or {})
     for step, call_id in zip(steps, done, strict=True):
         read = readings[call_id]
         text = read.text if read is not None else view.result_for(call_id)
         if text is not None:
             values[step.as_ or step.call] = parse_result(text)
-    return situation.say(fill(turn.script.answer, values))
+    return situation.say(fill(template, values))

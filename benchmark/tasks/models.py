@@ -12,6 +12,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from benchmark.records import ResilienceOutcome
+from benchmark.spec import APPROVED, CHANGES_REQUESTED
 from mcp_server.faults import ToolFault
 
 Route = Literal["legal_expert", "operational_agent", "refused"]
@@ -70,12 +71,18 @@ class AnswerCheck(_Strict):
     number: float | None = Field(default=None, description="Some number in the answer is within tolerance.")
     tolerance: float = 0.0
     not_contains: str | None = Field(default=None, description="Case-insensitive substring that must be absent.")
+    python_tests: str | None = Field(
+        default=None,
+        description="Hidden tests: the answer's last fenced Python block, followed by this program, runs in the "
+        "run_python sandbox and must exit 0 (asserts that fail exit 1). Never sent to the model.",
+    )
 
     @model_validator(mode="after")
     def _one(self) -> AnswerCheck:
-        chosen = [n for n in ("contains", "regex", "number", "not_contains") if getattr(self, n) is not None]
+        kinds = ("contains", "regex", "number", "not_contains", "python_tests")
+        chosen = [n for n in kinds if getattr(self, n) is not None]
         if len(chosen) != 1:
-            raise ValueError(f"set exactly one of contains/regex/number/not_contains, got {chosen or 'none'}")
+            raise ValueError(f"set exactly one of {'/'.join(kinds)}, got {chosen or 'none'}")
         return self
 
 
@@ -99,6 +106,32 @@ class ScriptStep(_Strict):
     as_: str | None = Field(default=None, alias="as")
 
 
+class TeamScript(_Strict):
+    """What the code team's members do for this turn (:class:`benchmark.spec.TeamSpec`'s protocol): the coder
+    writes ``drafts[i]`` once it has seen the review of draft ``i - 1``; the reviewer answers ``reviews[i]`` to
+    draft ``i`` (every review but the last requests changes, the last approves); the tester runs the final draft
+    followed by ``tests`` with ``run_python`` and answers with the turn's ``answer`` template, where ``{draft}``
+    is the draft it tested and ``{run_python.stdout}`` what the run printed."""
+
+    drafts: list[str] = Field(min_length=1, description="The coder's drafts, as code (no fences), in order.")
+    reviews: list[str] = Field(min_length=1, description="The reviewer's answer to each draft, in order.")
+    tests: str = Field(description="The tester's own tests (visible to the model), run after the final draft.")
+
+    @model_validator(mode="after")
+    def _reviews_fit(self) -> TeamScript:
+        if len(self.reviews) != len(self.drafts):
+            raise ValueError(f"{len(self.drafts)} drafts need {len(self.drafts)} reviews, got {len(self.reviews)}")
+        if not self.reviews[-1].startswith(APPROVED):
+            raise ValueError(f"the last review approves the final draft: it must begin with {APPROVED}")
+        early = [i + 1 for i, review in enumerate(self.reviews[:-1]) if not review.startswith(CHANGES_REQUESTED)]
+        if early:
+            raise ValueError(f"reviews before the last must begin with {CHANGES_REQUESTED} (review {early[0]})")
+        for later, draft in enumerate(self.drafts[1:], start=1):
+            if any(draft.strip() in earlier for earlier in self.drafts[:later]):
+                raise ValueError(f"draft {later + 1} is contained in an earlier draft: the drafts must differ")
+        return self
+
+
 class Script(_Strict):
     """What the scripted model does for this turn: route, call these tools in order, then answer.
 
@@ -113,6 +146,17 @@ class Script(_Strict):
         default_factory=list,
         description="Text that must appear in the messages the framework sends (conversation memory).",
     )
+    team: TeamScript | None = Field(
+        default=None,
+        description="A programming request: the specialist delegates it to the code team, whose members do this; "
+        "`answer` is then the tester's.",
+    )
+
+    @model_validator(mode="after")
+    def _team_or_steps(self) -> Script:
+        if self.team is not None and self.steps:
+            raise ValueError("a turn for the code team has no specialist steps: the tester's run_python is its call")
+        return self
 
 
 class Turn(_Strict):

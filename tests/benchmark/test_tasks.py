@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmark.scoring.hidden_tests import run_hidden_tests
 from benchmark.scoring.tool_calls import LoggedCall, match_calls
-from benchmark.spec import REFUSED
+from benchmark.spec import REFUSED, TESTER
 from benchmark.system import default_spec
 from benchmark.tasks.loader import TASKS_DIR, SuiteError, load_suite
 from benchmark.tasks.schema import suite_schema
@@ -25,6 +26,7 @@ CATEGORIES = {
     "restart",
     "tool-error",
     "guardrail",
+    "code",
 }
 
 
@@ -39,6 +41,9 @@ def test_bundled_suites_have_the_promised_size_and_coverage() -> None:
     restarts = [task for task in core.tasks if any(turn.restart for turn in task.turns)]
     assert len(restarts) >= 5 and {t.turns[-1].expect.route for t in restarts} >= {"legal_expert", "operational_agent"}
     assert any(task.turns[0].expect.route == REFUSED for task in restarts)  # a refusal before the restart
+    code = [task for task in core.tasks if any(turn.script and turn.script.team for turn in task.turns)]
+    assert len(code) >= 8 and all(task.category == "code" for task in code)
+    assert sum(len(turn.script.team.drafts) > 1 for t in code for turn in t.turns if turn.script and turn.script.team)
 
 
 @pytest.mark.parametrize("name", ["smoke", "core"])
@@ -55,12 +60,41 @@ def test_every_reference_script_meets_its_own_expectations(name: str) -> None:
             assert turn.script is not None, where
             allowed_tools = spec.agent(turn.expect.route).tools
             steps = [LoggedCall(step.call, step.arguments) for step in turn.script.steps]
+            if turn.script.team is not None:  # the code team's tester makes the turn's one call
+                allowed_tools = spec.code_team.member(TESTER).tools
+                program = f"{turn.script.team.drafts[-1].strip()}\n\n\n{turn.script.team.tests.strip()}\n"
+                steps = [LoggedCall("run_python", {"code": program})]
             assert all(step.tool in allowed_tools for step in steps), f"{where}: a step outside the allow-list"
             match = match_calls(turn.expect.tool_calls, steps, turn.expect.ordered)
             assert match.recall == 1.0, f"{where}: the script misses an expected call"
             matched = {logged for _, logged in match.pairs}
             unlisted = [s.tool for i, s in enumerate(steps) if i not in matched]
             assert set(unlisted) <= set(turn.expect.allowed_calls), f"{where}: unlisted extra calls {unlisted}"
+
+
+def _answer_with(code: str) -> str:
+    return f"Here it is:\n\n```python\n{code}\n```\n\nTests passed."
+
+
+def test_the_final_draft_of_every_code_task_passes_its_hidden_tests_and_a_flawed_draft_fails_them() -> None:
+    """The hidden tests are what scores a code task: they must pass on the reference code, and a first draft the
+    reviewer sends back must really be wrong (or the review step would prove nothing). The tester's own tests
+    pass on the final draft too, so the reference run reports a success."""
+    for task in load_suite("core").tasks:
+        for index, turn in enumerate(task.turns):
+            team = turn.script.team if turn.script else None
+            if team is None:
+                continue
+            where = f"{task.id} turn {index + 1}"
+            hidden = [check.python_tests for check in turn.expect.answer if check.python_tests]
+            assert len(hidden) == 1, f"{where}: a code turn has one python_tests check"
+            final = run_hidden_tests(_answer_with(team.drafts[-1]), hidden[0])
+            assert final.ok, f"{where}: the final draft fails its hidden tests: {final.detail}"
+            assert run_hidden_tests(_answer_with(team.drafts[-1]), team.tests).ok, f"{where}: the tester's tests fail"
+            for number, draft in enumerate(team.drafts[:-1], start=1):
+                flawed = run_hidden_tests(_answer_with(draft), hidden[0])
+                assert not flawed.ok, f"{where}: draft {number} is sent back, but passes the hidden tests"
+                assert flawed.detail.startswith("the hidden tests failed: AssertionError"), flawed.detail
 
 
 def test_schema_json_is_generated_from_the_models() -> None:
