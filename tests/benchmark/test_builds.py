@@ -71,6 +71,24 @@ async def test_build_passes_smoke_with_every_tool_call_through_the_mcp_server(fr
         assert refused == (not logged), f"{trial.trial_id}: a refused turn must call no tool, others must"
 
 
+@pytest.mark.parametrize("framework", available_frameworks())
+async def test_build_code_team_reviews_revises_and_tests_its_code_in_the_sandbox(
+    framework: str, tmp_path: Path
+) -> None:
+    """The nested team end to end (the smoke suite's code task): the first draft forgets the century rule, the
+    reviewer sends it back, the coder revises, and the tester runs the revised draft with ``run_python`` (the
+    server's log proves it); the answer's code passes the task's hidden tests, which the first draft fails."""
+    outcome = await smoke_run(framework, tmp_path)
+    (trial,) = [t for t in outcome.trials if t.category == "code"]
+    reason = trial.infra_error or trial.build_error or (trial.score.reason if trial.score else None)
+    assert trial.passed, f"{framework}: {reason} (log: {outcome.run_dir / 'logs'})"
+    (run,) = trial.tool_calls
+    assert run.tool == "run_python" and run.outcome == "ok"
+    assert "year % 400 == 0" in run.arguments["code"], "the tester ran a draft the reviewer had not approved"
+    assert "year % 400 == 0" in trial.turns[0].text
+    assert len(trial.model_calls) >= 8  # guardrail, orchestrator, operational agent, coder ×2, reviewer ×2, tester
+
+
 async def test_the_vanilla_builds_own_usage_accounting_matches_the_gateway(tmp_path: Path) -> None:
     """The hand-written loop sums each completion's ``usage``: exactly what the gateway counted, call for call."""
     accounting = usage_accounting((await smoke_run("vanilla", tmp_path)).trials)

@@ -76,11 +76,12 @@ def _answer_with(code: str) -> str:
     return f"Here it is:\n\n```python\n{code}\n```\n\nTests passed."
 
 
-def test_the_final_draft_of_every_code_task_passes_its_hidden_tests_and_a_flawed_draft_fails_them() -> None:
+@pytest.mark.parametrize("name", ["smoke", "core"])
+def test_the_final_draft_of_every_code_task_passes_its_hidden_tests_and_a_flawed_draft_fails_them(name: str) -> None:
     """The hidden tests are what scores a code task: they must pass on the reference code, and a first draft the
     reviewer sends back must really be wrong (or the review step would prove nothing). The tester's own tests
     pass on the final draft too, so the reference run reports a success."""
-    for task in load_suite("core").tasks:
+    for task in load_suite(name).tasks:
         for index, turn in enumerate(task.turns):
             team = turn.script.team if turn.script else None
             if team is None:
