@@ -1,5 +1,5 @@
 """The shape of the agent system a build is given: agents, instructions, tool allow-lists, guardrail and
-generation settings, and the names routing uses.
+generation settings, the code team the operational agent delegates to, and the names routing uses.
 
 Every framework build reads a :class:`SystemSpec` and nothing else for behaviour, so all builds run the same
 system. Its content lives in :mod:`benchmark.system`; the runner sends it to each worker as data

@@ -11,8 +11,8 @@ Recognised patterns (details in the module named in brackets):
    case-folded substring, also in JSON-string form; the match ending last, then the longest), else inside
    any message, latest first. A repeated text is the repeat the conversation has reached: the task's turn
    texts found one after another in what was sent, whether one message per turn or a whole transcript.
-2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's or a
-   specialist's instructions inside a system/developer (else user) message; a speaker-selection prompt
+2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's, a
+   specialist's or a code team member's instructions inside a system/developer (else user) message; a speaker-selection prompt
    ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a request
    offering every tool of the turn's script (a specialist).
 3. Guardrail [guardrail, schemas]: allowed unless the turn's route is ``refused``; a ``response_format`` JSON
@@ -35,7 +35,12 @@ Recognised patterns (details in the module named in brackets):
    (or the error its answer reads); a failed step is called again once with the script's arguments, then
    the turn is answered in plain words, "I could not complete this request: ..." [results]. The guardrail
    and the orchestrator answer a request after a faulty reply of theirs with their reference reply again.
-6. Memory [situation]: a turn's ``requires_context`` strings must occur, in the forms a turn's text is found
+6. Code team [team]: the operational agent hands a programming request to the team as the orchestrator hands
+   one to a specialist (a tool named for the team, ...) and relays its answer; the coder writes the draft
+   that follows the latest review requesting changes it is shown (the first without one), the reviewer
+   answers the latest draft it is shown, the tester runs the latest draft it is shown with the script's tests
+   through ``run_python`` and answers with that code; a selector among the members follows the same order.
+7. Memory [situation]: a turn's ``requires_context`` strings must occur, in the forms a turn's text is found
    in (JSON-escaped too), in the orchestrator's or specialist's messages (the guardrail is not asked:
    guardrails commonly see only the latest input).
 """
