@@ -11,10 +11,10 @@ Recognised patterns (details in the module named in brackets):
    case-folded substring, also in JSON-string form; the match ending last, then the longest), else inside
    any message, latest first. A repeated text is the repeat the conversation has reached: the task's turn
    texts found one after another in what was sent, whether one message per turn or a whole transcript.
-2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's, a
-   specialist's or a code team member's instructions inside a system/developer (else user) message; a speaker-selection prompt
-   ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a request
-   offering every tool of the turn's script (a specialist).
+2. Who asks [roles]: the first 80 normalised characters of the guardrail's, orchestrator's, a specialist's
+   or a code team member's instructions inside a system/developer (else user) message; a speaker-selection
+   prompt ("select/choose/pick the next role/speaker/agent from [a, b] ..."); or, with no instructions, a
+   request offering every tool of the turn's script (a specialist).
 3. Guardrail [guardrail, schemas]: allowed unless the turn's route is ``refused``; a ``response_format`` JSON
    schema is filled by property names (allow-words get the verdict, stop-words its negation, reason-words a
    reason); a tool whose parameters carry a verdict (structured output by function calling) is called with

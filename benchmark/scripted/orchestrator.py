@@ -12,7 +12,8 @@ c. **Structured output**: a ``response_format`` JSON schema with a route-like pr
 d. **Plain text**: the target agent's name.
 
 Relay (agent-as-tool and "back to the supervisor" patterns): when, since the turn's user message, the
-conversation already holds the specialist's answer — an assistant text or a routing tool's result matching
+conversation already holds the specialist's answer — an assistant text or a routing tool's result (unwrapped
+from the one JSON string a framework may put it in, ``{"result": "..."}``) matching
 the literal parts of the turn's answer template, a scripted-model marker, or a specialist's plain "could not
 complete" answer — the orchestrator answers with it; failing that, with the latest routing tool's result. A
 routing call whose result is an error (a faulty call the framework reported back) does not count: the
@@ -71,6 +72,18 @@ def _lists_titles(tool: Tool, target: AgentSpec) -> bool:
     return target.title.casefold() in text and target.name.casefold() not in text
 
 
+def _unwrapped(text: str) -> str:
+    """An agent tool's result as its agent answered it: the text itself, or the one string a framework wrapped it
+    in (``{"result": "..."}``, a JSON string)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict) and len(value) == 1:
+        value = next(iter(value.values()))
+    return value if isinstance(value, str) else text
+
+
 def _relay(situation: Situation, agents: tuple[AgentSpec, ...]) -> str | None:
     script = situation.turn.script
     pieces = skeleton(script.answer) if script else []
@@ -81,8 +94,8 @@ def _relay(situation: Situation, agents: tuple[AgentSpec, ...]) -> str | None:
         if message.role == "tool" and message.tool_call_id in routing_ids and message.text.strip():
             if results.is_error(message.text) and COULD_NOT_COMPLETE not in message.text:
                 continue  # a routing call that failed (a faulty call the framework reported): route again
-            candidates.append(message.text)
-            routing_results.append(message.text)
+            candidates.append(_unwrapped(message.text))
+            routing_results.append(_unwrapped(message.text))
         elif message.role == "assistant" and message.text.strip():
             candidates.append(message.text)
     for text in reversed(candidates):

@@ -16,12 +16,14 @@ follows a one-step script of the same kind (:func:`work`).
 
 Tool names: a step's tool is the offered tool of that exact name, or — when a framework namespaces MCP tools
 (``kestrel_weather``, ``kestrel.weather``) — the shortest offered name ending in a separator plus the step's
-tool, provided at least one other offered tool shares that namespace prefix.
+tool, provided at least one other offered tool shares that namespace prefix or the prefix names an MCP server
+(``mcp_127_0_0_1_8765_mcp_run_python``, offered alone to an agent allowed one tool).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,15 @@ _SEPARATORS = ("_", "-", ".", ":", "/")
 BY_TOOLS = "specialist"  # the role of a request recognised by its tools alone: which specialist is unknown
 
 
+def _is_namespace(prefix: str, offered: list[str]) -> bool:
+    """Whether ``prefix`` (ending in a separator) is a namespace: shared by at least two offered tools, or naming
+    an MCP server (a word ``mcp`` in it, as ``mcp_<host>_<port>_mcp_`` does), which holds for a lone tool too
+    (an agent allowed one tool). ``rag_`` of ``rag_search`` is neither, so it never stands for ``search``."""
+    if sum(other.startswith(prefix) for other in offered) >= 2:
+        return True
+    return "mcp" in re.split(r"[-_.:/]", prefix.casefold())
+
+
 def offered_name(step_tool: str, offered: list[str]) -> str | None:
     """The offered tool name that stands for ``step_tool``, or None."""
     if step_tool in offered:
@@ -45,7 +56,7 @@ def offered_name(step_tool: str, offered: list[str]) -> str | None:
     namespaced = []
     for name in offered:
         prefix = name[: -len(step_tool)] if name.endswith(step_tool) else ""
-        if prefix and prefix.endswith(_SEPARATORS) and sum(other.startswith(prefix) for other in offered) >= 2:
+        if prefix and prefix.endswith(_SEPARATORS) and _is_namespace(prefix, offered):
             namespaced.append(name)
     namespaced.sort(key=lambda n: (len(n), n))
     return namespaced[0] if namespaced else None

@@ -551,6 +551,11 @@ def test_a_tool_is_not_mistaken_for_a_namesake_outside_a_namespace() -> None:
     )
     only_rag = {"messages": [system(LEGAL), user("Search the web for GDPR fines.")], "tools": [tool("rag_search")]}
     is_marker(reply(task, only_rag), "'search'", "rag_search")
+    alone = {
+        "messages": [system(LEGAL), user("Search the web for GDPR fines.")],
+        "tools": [tool("mcp_127_0_0_1_80_search")],
+    }
+    assert called(reply(task, alone))[0] == "mcp_127_0_0_1_80_search"  # a lone tool under an MCP server's name
 
 
 def test_orchestrator_offered_only_other_agents_tools_is_a_marker() -> None:

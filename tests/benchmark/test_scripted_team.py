@@ -89,6 +89,9 @@ def test_the_operational_agent_hands_a_programming_request_to_the_team_tool_and_
     done = [assistant_call("call_1", "code_team", {"request": REQUEST}), tool_result("call_1", team_answer)]
     final = reply(TASK, {"messages": [system(OPERATIONAL), user(REQUEST), *done], "tools": tools})
     assert final.content == team_answer
+    wrapped = [done[0], tool_result("call_1", json.dumps({"result": team_answer}))]  # an agent tool's JSON wrapping
+    relayed = reply(TASK, {"messages": [system(OPERATIONAL), user(REQUEST), *wrapped], "tools": tools})
+    assert relayed.content == team_answer
 
 
 def test_offered_no_team_tool_the_operational_agent_names_the_team_in_plain_text_and_writes_no_code() -> None:
