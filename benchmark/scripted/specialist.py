@@ -17,7 +17,7 @@ follows a one-step script of the same kind (:func:`work`).
 Tool names: a step's tool is the offered tool of that exact name, or — when a framework namespaces MCP tools
 (``kestrel_weather``, ``kestrel.weather``) — the shortest offered name ending in a separator plus the step's
 tool, provided at least one other offered tool shares that namespace prefix or the prefix names an MCP server
-(``mcp_127_0_0_1_8765_mcp_run_python``, offered alone to an agent allowed one tool).
+(``mcp_127_0_0_1_8765_mcp_run_python``, ``afbench-run_python``: offered alone to an agent allowed one tool).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from benchmark.scripted.situation import Situation
 from benchmark.scripted.template import fill, parse_result
 from benchmark.spec import REFUSED
 from benchmark.tasks.models import Script, ScriptStep
+from mcp_server.sdk import SERVER_NAME
 
 _SEPARATORS = ("_", "-", ".", ":", "/")
 BY_TOOLS = "specialist"  # the role of a request recognised by its tools alone: which specialist is unknown
@@ -42,11 +43,13 @@ BY_TOOLS = "specialist"  # the role of a request recognised by its tools alone: 
 
 def _is_namespace(prefix: str, offered: list[str]) -> bool:
     """Whether ``prefix`` (ending in a separator) is a namespace: shared by at least two offered tools, or naming
-    an MCP server (a word ``mcp`` in it, as ``mcp_<host>_<port>_mcp_`` does), which holds for a lone tool too
-    (an agent allowed one tool). ``rag_`` of ``rag_search`` is neither, so it never stands for ``search``."""
+    an MCP server — a word ``mcp`` in it (``mcp_<host>_<port>_mcp_``) or the server's own name, as its
+    ``initialize`` reports it (``afbench-``) — which holds for a lone tool too (an agent allowed one tool).
+    ``rag_`` of ``rag_search`` is neither, so it never stands for ``search``."""
     if sum(other.startswith(prefix) for other in offered) >= 2:
         return True
-    return "mcp" in re.split(r"[-_.:/]", prefix.casefold())
+    words = re.split(r"[-_.:/]", prefix.casefold())
+    return "mcp" in words or SERVER_NAME.casefold() in words
 
 
 def offered_name(step_tool: str, offered: list[str]) -> str | None:

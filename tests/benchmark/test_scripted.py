@@ -556,6 +556,8 @@ def test_a_tool_is_not_mistaken_for_a_namesake_outside_a_namespace() -> None:
         "tools": [tool("mcp_127_0_0_1_80_search")],
     }
     assert called(reply(task, alone))[0] == "mcp_127_0_0_1_80_search"  # a lone tool under an MCP server's name
+    plugin = {"messages": [system(LEGAL), user("Search the web for GDPR fines.")], "tools": [tool("afbench-search")]}
+    assert called(reply(task, plugin))[0] == "afbench-search"  # ... or under the server's own name
 
 
 def test_orchestrator_offered_only_other_agents_tools_is_a_marker() -> None:
