@@ -12,6 +12,21 @@ How the system maps onto Agent Framework:
   source executor is the turn's agent. ``enable_return_to_previous(False)`` sends every next user message
   back through the orchestrator, so each turn is routed afresh, in the light of the conversation. (The
   builder logs a warning that the specialists cannot hand off: by design, they answer.)
+- Code team: a second, nested workflow (Agent Framework's graph of executors with conditional edges,
+  learn.microsoft.com/en-us/agent-framework/user-guide/workflows/core-concepts/edges;
+  ``agent_framework/_workflows/_workflow_builder.py`` and ``_agent_executor.py``) behind one function tool,
+  ``code_team(request)`` (``@tool``), which the operational agent has beside its MCP tools.
+  ``WorkflowBuilder(start_executor=coder)`` wraps the coder, reviewer and tester ``Agent`` (the spec's
+  instructions, the shared chat client and generation settings; the tester's one tool ``run_python`` through its
+  own ``MCPStreamableHTTPTool`` with ``allowed_tools``) in ``AgentExecutor`` executors, which hand each next agent the
+  whole conversation so far (``AgentExecutorResponse.full_conversation``: the request, every draft and review).
+  Edges: coder -> reviewer; reviewer -> coder with the condition "changes requested and reviews left", and
+  reviewer -> tester with "approved (``TeamSpec.approves`` on the review) or ``max_reviews`` reviews in the
+  conversation". Each delegation builds the workflow afresh (fresh executors, so fresh member sessions) and
+  runs it (``workflow.run(request)``); the tester's ``AgentResponse``, a workflow output, is the tool's result.
+  Not ``workflow.as_agent().as_tool()``: that tool returns the sub-agent's ``final_response.text`` and drops
+  its ``usage_details`` (``_agents.py``, ``as_tool``), and a ``WorkflowAgent``'s text would hold every
+  member's output, not the tester's alone; the function tool runs the same workflow and keeps both.
 - Memory: the workflow itself, one per conversation. A turn is the reply to the pending request
   (``workflow.run(responses={request_id: HandoffAgentUserRequest.create_response(message)})``); the
   handoff executors broadcast each user message and each answer to every participant, and each participant
@@ -63,7 +78,10 @@ How the system maps onto Agent Framework:
   Agent Framework puts on every agent response, summed per turn over the agent responses the handoff workflow
   outputs (``WorkflowRunResult.get_outputs()``: the orchestrator's and the specialist's, each already the sum
   of its function-invocation loop's model calls, ``_tools.py``) plus the guardrail judge's response, which runs
-  in the middleware, outside the workflow. That covers every model call of the turn; a refused turn has the
+  in the middleware, outside the workflow, plus the code team's: every member's ``AgentResponse`` its workflow
+  outputs (each ``AgentExecutor`` yields its agent's response as a workflow output), which the operational
+  agent's own response does not include (a tool's inner runs are not its model calls). That covers every model
+  call of the turn; a refused turn has the
   judge's alone (the short-circuited orchestrator makes none). It gives no number of model calls (usage
   details are summed per response), so ``calls`` is not reported.
 
@@ -110,6 +128,7 @@ from typing import Any
 from agent_framework import (
     Agent,
     AgentContext,
+    AgentExecutorResponse,
     AgentMiddleware,
     AgentResponse,
     FileCheckpointStorage,
@@ -120,8 +139,10 @@ from agent_framework import (
     MiddlewareTermination,
     UsageDetails,
     Workflow,
+    WorkflowBuilder,
     WorkflowRunResult,
     add_usage_details,
+    tool,
 )
 from agent_framework.openai import OpenAIChatCompletionClient, OpenAIChatCompletionOptions
 from agent_framework.orchestrations import HandoffAgentUserRequest, HandoffBuilder
@@ -138,7 +159,17 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GuardrailSpec, SystemSpec
+from benchmark.spec import (
+    CODER,
+    GUARDRAIL,
+    ORCHESTRATOR,
+    REVIEWER,
+    TESTER,
+    AgentSpec,
+    GuardrailSpec,
+    SystemSpec,
+    TeamSpec,
+)
 
 MAX_TOOL_ROUNDS = 8
 # the handoff's pending user request declares its response type as ``list[Message]``, a ``types.GenericAlias``
@@ -206,6 +237,32 @@ class GuardrailMiddleware(AgentMiddleware):
                 await provider.save_messages(session.session_id, [*context.messages, refusal], state=state)
 
 
+def _reviews(response: AgentExecutorResponse) -> int:
+    """The reviews so far: the reviewer's answers in the conversation the team's workflow passes along."""
+    return sum(m.role == "assistant" and m.author_name == REVIEWER for m in response.full_conversation)
+
+
+def _code_team_workflow(team: TeamSpec, coder: Agent[Any], reviewer: Agent[Any], tester: Agent[Any]) -> Workflow:
+    """The spec's team protocol as a ``WorkflowBuilder`` graph of the three agents (each wrapped in an
+    ``AgentExecutor``, which hands the next one the whole conversation): coder -> reviewer, then conditional
+    edges back to the coder (changes requested, reviews left) or on to the tester (approved, or out of reviews).
+    """
+
+    def done(response: AgentExecutorResponse) -> bool:
+        return team.approves(response.agent_response.text) or _reviews(response) >= team.max_reviews
+
+    def revise(response: AgentExecutorResponse) -> bool:
+        return not done(response)
+
+    return (
+        WorkflowBuilder(name=team.name, description=team.handoff_description, start_executor=coder)
+        .add_edge(coder, reviewer)
+        .add_edge(reviewer, coder, condition=revise)
+        .add_edge(reviewer, tester, condition=done)
+        .build()
+    )
+
+
 class AgentFrameworkConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
@@ -231,10 +288,15 @@ class AgentFrameworkConversation:
         self._stack = AsyncExitStack()
         self.workflow: Workflow | None = None
         self.guardrail: GuardrailMiddleware | None = None
+        self.team: tuple[Agent[Any], Agent[Any], Agent[Any]] | None = None
+        self.team_usage: UsageDetails | None = None  # the code team's agent responses this turn
         self._pending: str | None = None  # the request the last answer left open: the next turn replies to it
         self._restore: str | None = None  # the checkpoint the next turn restores first (after a restart)
 
     async def start(self) -> None:
+        team = self.spec.code_team
+        coder, reviewer, tester = [await self._agent(team.member(name)) for name in (CODER, REVIEWER, TESTER)]
+        self.team = (coder, reviewer, tester)
         specialists = [await self._specialist(agent) for agent in self.spec.specialists]
         judge = Agent(
             client=self.client,
@@ -272,7 +334,7 @@ class AgentFrameworkConversation:
                 raise RuntimeError(f"checkpoint {latest.checkpoint_id} has no pending user request to resume from")
             self._restore, self._pending = latest.checkpoint_id, pending[-1]
 
-    async def _specialist(self, agent: AgentSpec) -> Agent[Any]:
+    async def _mcp_tools(self, agent: AgentSpec) -> MCPStreamableHTTPTool:
         tools = MCPStreamableHTTPTool(
             name=f"kestrel-{agent.name}",
             url=self.mcp.url,
@@ -283,6 +345,12 @@ class AgentFrameworkConversation:
             request_timeout=MCP_TIMEOUT_S,
         )
         await self._stack.enter_async_context(tools)
+        return tools
+
+    async def _specialist(self, agent: AgentSpec) -> Agent[Any]:
+        tools: list[Any] = [await self._mcp_tools(agent)]
+        if agent.name == self.spec.code_team.parent:
+            tools.append(self._code_team_tool())
         return Agent(
             client=self.client,
             instructions=agent.instructions,
@@ -293,9 +361,46 @@ class AgentFrameworkConversation:
             require_per_service_call_history_persistence=True,
         )
 
+    async def _agent(self, agent: AgentSpec) -> Agent[Any]:
+        """A code team member: its spec's instructions, its MCP tools (the tester's ``run_python``) if any."""
+        return Agent(
+            client=self.client,
+            instructions=agent.instructions,
+            name=agent.name,
+            description=agent.handoff_description,
+            tools=[await self._mcp_tools(agent)] if agent.tools else None,
+            default_options=self.settings,
+        )
+
+    def _code_team_tool(self) -> Any:
+        team = self.spec.code_team
+
+        @tool(name=team.name, description=f"Hand the request to the {team.title}: {team.handoff_description}")
+        async def code_team(request: str) -> str:
+            """Run the code team on a programming request, word for word; returns the tested code."""
+            return await self._code_team(request)
+
+        return code_team
+
+    async def _code_team(self, request: str) -> str:
+        """One delegation: a fresh run of the team's workflow (fresh executors, so fresh member sessions); the
+        tester's response is the tool's result, and every member's response usage is the turn's."""
+        assert self.team is not None, "start() first"
+        result = await _code_team_workflow(self.spec.code_team, *self.team).run(request)
+        answer: AgentResponse[Any] | None = None
+        for event in result:
+            if event.type == "output" and isinstance(event.data, AgentResponse):
+                self.team_usage = add_usage_details(self.team_usage, event.data.usage_details)
+                if event.executor_id == TESTER:
+                    answer = event.data
+        if answer is None:
+            raise RuntimeError(f"the code team ended without the tester's answer: {result.get_final_state()}")
+        return _answer_text(answer)
+
     async def send(self, message: str) -> TurnResult:
         assert self.workflow is not None and self.guardrail is not None, "start() first"
         self.guardrail.usage = None
+        self.team_usage = None
         if self._pending is None:
             result = await self.workflow.run(message)
         else:
@@ -318,7 +423,7 @@ class AgentFrameworkConversation:
         """The turn's ``usage_details``: every agent response the workflow output (the orchestrator's and the
         specialist's), plus the guardrail judge's, which runs in the middleware, outside the workflow."""
         assert self.guardrail is not None
-        total = self.guardrail.usage
+        total = add_usage_details(self.guardrail.usage, self.team_usage)
         for output in result.get_outputs():
             if isinstance(output, AgentResponse):
                 total = add_usage_details(total, output.usage_details)
@@ -326,7 +431,7 @@ class AgentFrameworkConversation:
         return Usage(
             total.get("input_token_count") or 0,
             total.get("output_token_count") or 0,
-            source="AgentResponse.usage_details (workflow outputs + guardrail run)",
+            source="AgentResponse.usage_details (workflow outputs + code team outputs + guardrail run)",
         )
 
     async def aclose(self) -> None:

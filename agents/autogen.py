@@ -1,6 +1,6 @@
 """The AutoGen build (``autogen-agentchat`` / ``autogen-ext`` 0.7.5, the newest release; AutoGen is in maintenance
 mode): a ``SelectorGroupChat`` of a guardrail and two specialists, the orchestrator being the team's speaker
-selector.
+selector; the code team a ``GraphFlow`` offered to the operational agent as a ``TeamTool``.
 
 How the system maps onto AutoGen:
 
@@ -67,12 +67,36 @@ How the system maps onto AutoGen:
 - Tool-loop bound: ``max_tool_iterations`` with ``reflect_on_tool_use=True``: after the last iteration AutoGen
   asks the model for an answer with ``tool_choice="none"``.
 
+Code team: a nested team used as a tool, AutoGen's agents-as-tools pattern for teams (``TeamTool``, the
+AgentChat reference of ``autogen_agentchat.tools``, "stable" docs; ``autogen_agentchat/tools/_team.py``): the
+team is a ``GraphFlow`` (the AgentChat "GraphFlow (Workflows)" guide, its loop with a conditional exit) built
+with ``DiGraphBuilder``: coder -> reviewer, then two conditional edges from the reviewer, back to the coder
+when the review asks for changes and reviews remain, on to the tester otherwise (``ReviewLoop``: the spec's
+``approves`` and ``max_reviews``; an edge condition sees only the message, so it counts the run's reviews
+itself), the coder being the graph's entry point and ``max_turns`` (``2 * max_reviews + 1``) the cyclic
+graph's required bound. The members are ``AssistantAgent`` agents with the spec's instructions and the one model
+client; the tester alone has a workbench, an ``AllowListWorkbench`` of ``run_python`` over the same MCP
+server, with the specialists' tool-loop settings. A ``GraphFlow`` broadcasts every message to every member,
+so each sees the request (the tool's ``task``), the drafts and the reviews. The ``TeamTool`` (named
+``code_team``, the spec's handoff description, ``return_value_as_last_message=True``: the tester's answer is the
+tool's result) goes to the operational agent in a ``StaticStreamWorkbench`` beside its MCP workbench, which
+is what ``AssistantAgent`` does with ``tools=`` (tools and a workbench cannot be combined), and as
+``TeamTool``'s docs require, ``parallel_tool_calls`` is off. The team runs on a ``SingleThreadedAgentRuntime``
+of its own (tracing off), since the operational agent calls it from inside the outer team's runtime. The
+members' messages come back as the tool's streamed events and appear in the outer ``TaskResult``, from which
+the answer is still the specialist's. ``CodeTeamTool`` resets the team before each delegation (``TeamTool``
+keeps the members' contexts and the graph's transcript across calls), so each request is worked on afresh,
+as in the vanilla build; it imports ``TaskRunnerToolArgs``, the tool's argument model, from its private module
+(``autogen_agentchat.tools`` does not export it). The team is not in the saved state: nothing of it outlives
+a delegation.
+
 Usage accounting: the model client's ``total_usage()`` (``ChatCompletionClient``'s usage counter, a
 ``RequestUsage`` the client adds every reply's ``usage`` to; AutoGen's model-client docs read it before and after
 a call), snapshotted before and after each ``team.run``: the turn's difference. The one client serves the
-selector, the guardrail and both specialists, so it covers every model call of the turn (selection, verdict,
-tool rounds, reflection). ``RequestUsage`` has no call count (``calls`` is None); the messages'
-``models_usage`` would miss the speaker selector's calls, which no message carries.
+selector, the guardrail, both specialists and the code team's members, so it covers every model call of the
+turn (selection, verdict, tool rounds, reflection, and the nested team's drafts, reviews and tests).
+``RequestUsage`` has no call count (``calls`` is None); the messages' ``models_usage`` would miss the speaker
+selector's calls, which no message carries.
 
 Workarounds (autogen-agentchat / autogen-ext 0.7.5, each re-checked against that release):
 
@@ -111,13 +135,16 @@ from pathlib import Path
 from typing import Any
 
 from autogen_agentchat.agents import AssistantAgent
+from autogen_agentchat.base import TaskResult
 from autogen_agentchat.conditions import FunctionalTermination, SourceMatchTermination
 from autogen_agentchat.messages import BaseAgentEvent, BaseChatMessage, StructuredMessage, TextMessage
-from autogen_agentchat.teams import SelectorGroupChat
+from autogen_agentchat.teams import DiGraphBuilder, GraphFlow, SelectorGroupChat
+from autogen_agentchat.tools import TeamTool
+from autogen_agentchat.tools._task_runner_tool import TaskRunnerToolArgs
 from autogen_core import CancellationToken, SingleThreadedAgentRuntime
 from autogen_core.model_context import BufferedChatCompletionContext, UnboundedChatCompletionContext
 from autogen_core.models import CreateResult, LLMMessage, ModelFamily, ModelInfo, UserMessage
-from autogen_core.tools import TextResultContent, ToolResult, ToolSchema
+from autogen_core.tools import StaticStreamWorkbench, TextResultContent, ToolResult, ToolSchema, Workbench
 from autogen_ext.models.openai import OpenAIChatCompletionClient
 from autogen_ext.tools.mcp import McpWorkbench, StreamableHttpServerParams
 from opentelemetry.trace import NoOpTracerProvider
@@ -133,7 +160,7 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, REVIEWER, TESTER, AgentSpec, SystemSpec, TeamSpec
 
 MAX_TOOL_ROUNDS = 8
 MCP_TIMEOUT_S = 60
@@ -229,6 +256,48 @@ def _refused(thread: Thread) -> bool:
     )
 
 
+class ReviewLoop:
+    """The conditions on the reviewer's two edges of the code team's graph: back to the coder on a review that
+    asks for changes while reviews remain, on to the tester otherwise. An edge condition sees only the message,
+    so the loop counts the reviews of the current run itself (by message id: a condition may be asked again)."""
+
+    def __init__(self, team: TeamSpec) -> None:
+        self.team = team
+        self.reviews: set[str] = set()
+
+    def revise(self, review: BaseChatMessage) -> bool:
+        self.reviews.add(review.id)
+        return not self.team.approves(review.to_model_text()) and len(self.reviews) < self.team.max_reviews
+
+    def test(self, review: BaseChatMessage) -> bool:
+        return not self.revise(review)
+
+
+class CodeTeamTool(TeamTool):
+    """``TeamTool`` over the code team's ``GraphFlow`` that starts every delegation afresh: the team is reset (its
+    members' model contexts and the graph's transcript cleared) and the review count with it, so each request is
+    worked on alone, as a fresh run of the team."""
+
+    def __init__(self, team: GraphFlow, loop: ReviewLoop, name: str, description: str) -> None:
+        super().__init__(team, name, description, return_value_as_last_message=True)
+        self.loop = loop
+
+    async def _fresh(self) -> None:
+        await self._team.reset()
+        self.loop.reviews.clear()
+
+    async def run(self, args: TaskRunnerToolArgs, cancellation_token: CancellationToken) -> TaskResult:
+        await self._fresh()
+        return await super().run(args, cancellation_token)
+
+    async def run_stream(
+        self, args: TaskRunnerToolArgs, cancellation_token: CancellationToken
+    ) -> AsyncGenerator[BaseAgentEvent | BaseChatMessage | TaskResult, None]:
+        await self._fresh()
+        async for event in super().run_stream(args, cancellation_token):
+            yield event
+
+
 class AutoGenConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
@@ -245,8 +314,14 @@ class AutoGenConversation:
         )
         server = StreamableHttpServerParams(url=mcp.url, headers=mcp.headers, timeout=MCP_TIMEOUT_S)
         self.workbenches = [AllowListWorkbench(server, agent.tools) for agent in spec.specialists]
+        tester_workbench = AllowListWorkbench(server, spec.code_team.member(TESTER).tools)
         self._started: list[McpWorkbench] = []
+        self.team_runtime = SingleThreadedAgentRuntime(
+            tracer_provider=NoOpTracerProvider(), ignore_unhandled_exceptions=False
+        )
+        self.code_team = self._code_team(spec.code_team, tester_workbench)
         self.specialists = [self._specialist(a, wb) for a, wb in zip(spec.specialists, self.workbenches, strict=True)]
+        self.workbenches.append(tester_workbench)
         guardrail = AssistantAgent(
             GUARDRAIL,
             self.client,
@@ -271,11 +346,47 @@ class AutoGenConversation:
             runtime=self.runtime,
         )
 
-    def _specialist(self, agent: AgentSpec, workbench: McpWorkbench) -> AssistantAgent:
+    def _member(self, agent: AgentSpec, workbench: McpWorkbench | None = None) -> AssistantAgent:
+        """A code team member: the spec's instructions, the one model client, the specialists' tool-loop bound."""
         return AssistantAgent(
             agent.name,
             self.client,
             workbench=workbench,
+            description=agent.handoff_description,
+            system_message=agent.instructions,
+            max_tool_iterations=MAX_TOOL_ROUNDS,
+            reflect_on_tool_use=workbench is not None,
+        )
+
+    def _code_team(self, team: TeamSpec, tester_workbench: McpWorkbench) -> CodeTeamTool:
+        """The code team: a ``GraphFlow`` coder -> reviewer -> (coder | tester), offered as one ``TeamTool``."""
+        coder, reviewer = self._member(team.member(CODER)), self._member(team.member(REVIEWER))
+        tester = self._member(team.member(TESTER), tester_workbench)
+        loop = ReviewLoop(team)
+        builder = DiGraphBuilder()
+        builder.add_node(coder).add_node(reviewer).add_node(tester)
+        builder.add_edge(coder, reviewer)
+        builder.add_edge(reviewer, coder, condition=loop.revise)
+        builder.add_edge(reviewer, tester, condition=loop.test)
+        builder.set_entry_point(coder)
+        flow = GraphFlow(
+            builder.get_participants(),
+            graph=builder.build(),
+            name=team.name,
+            description=team.handoff_description,
+            max_turns=2 * team.max_reviews + 1,  # drafts and reviews, then the tester: the loop's own bound
+            runtime=self.team_runtime,
+        )
+        return CodeTeamTool(flow, loop, team.name, f"{team.title}: {team.handoff_description}")
+
+    def _specialist(self, agent: AgentSpec, workbench: McpWorkbench) -> AssistantAgent:
+        workbenches: list[Workbench] = [workbench]
+        if agent.name == self.spec.code_team.parent:
+            workbenches.append(StaticStreamWorkbench([self.code_team]))
+        return AssistantAgent(
+            agent.name,
+            self.client,
+            workbench=workbenches,
             description=agent.handoff_description,
             system_message=agent.instructions,
             model_context=SpecialistContext(),
@@ -292,6 +403,7 @@ class AutoGenConversation:
         for workbench in self.workbenches:
             await workbench.start()
             self._started.append(workbench)
+        self.team_runtime.start()
         self.runtime.start()
         if self.state_file.exists():  # a conversation opened again: resume the team where it was
             await self.team.load_state(json.loads(self.state_file.read_text(encoding="utf-8")))
@@ -323,7 +435,10 @@ class AutoGenConversation:
 
     async def aclose(self) -> None:
         try:
-            await self.runtime.close()
+            try:
+                await self.runtime.close()
+            finally:
+                await self.team_runtime.close()
         finally:
             try:
                 for workbench in reversed(self._started):

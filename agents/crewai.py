@@ -20,6 +20,21 @@ How the system maps onto CrewAI:
   ``max_iter`` bounds the tool loop) and runs ``Agent.kickoff_async`` on the conversation so far. Agents are
   built per turn: in 1.15.30 ``Agent._prepare_kickoff`` appends the ``mcps`` tools to ``agent.tools`` on
   every kickoff, so a reused agent would offer each tool once more per turn.
+- Code team: a Flow inside the Flow, reached through a tool: CrewAI's self-evaluation loop (docs.crewai.com
+  "Flows": ``@start``/``@listen``/``@router``; the crewAI-examples "self_evaluation_loop_flow", whose generator
+  step is ``@start("retry")`` and whose reviewer is a ``@router`` on it). ``CodeTeam(Flow[CodeTeamState])``:
+  ``write_draft`` (``@start("changes_requested")``: the coder, given the request, or on a restart its draft and
+  the review), ``review_draft`` (``@router(write_draft)``: the reviewer, given the request and the latest draft;
+  ``ready_for_tests`` iff ``TeamSpec.approves`` or ``max_reviews`` reached, else ``changes_requested``, which
+  starts ``write_draft`` again) and ``test_draft`` (``@listen("ready_for_tests")``: the tester, whose answer is
+  the Flow's result). Members are ``Agent``s built like the specialists (``_member``: role, goal, backstory =
+  the spec's instructions, the same LLM, so the same retries, timeout and generation settings, ``max_iter``),
+  run with ``Agent.kickoff_async`` on what they are handed (CrewAI's "agents in flows" use, as the specialist
+  steps already do); only the tester has an MCP server, filtered to its spec tools (``run_python``). The
+  operational agent gets ``CodeTeamTool`` (a ``BaseTool`` named ``code_team`` with the spec's handoff
+  description and a ``request`` argument), whose ``_run`` kicks off a fresh ``CodeTeam`` Flow
+  (``kickoff(inputs={"request": ...})``; CrewAI runs a sync tool in a worker thread with the caller's
+  ``contextvars`` copied, where ``kickoff`` starts its own loop) and returns its result, the tester's answer.
 - Memory: the Flow's ``ConversationState``, one Flow per conversation, kept with CrewAI's Flow persistence:
   the Flow class is decorated ``@persist(SQLiteFlowPersistence(<store dir>/crewai_flows.sqlite))`` and every
   turn is ``handle_turn(message, session_id=<conversation id>)``, the pairing CrewAI's "Conversational Flows"
@@ -87,7 +102,10 @@ Usage accounting: ``Flow.usage_metrics``, CrewAI's aggregate of the ``LLMCallCom
 most recent kickoff (``crewai/flow/runtime``; the Flow counterpart of ``Crew.usage_metrics`` /
 ``CrewOutput.token_usage``, which a Flow run has none of). ``handle_turn`` is one kickoff, so it is the turn's:
 the guardrail's ``LLM.call`` in ``route_turn``, the router's call and the specialist agent's calls, all made
-inside the kickoff (``prompt_tokens``, ``completion_tokens``; ``calls`` is its ``successful_requests``). The
+inside the kickoff (``prompt_tokens``, ``completion_tokens``; ``calls`` is its ``successful_requests``), and
+the code team's: its Flow's kickoff is nested in the turn's (inside the operational agent's tool call), and
+CrewAI rolls a nested kickoff's LLM calls up into the parent's by design (``Flow.usage_metrics`` docstring:
+the ``current_flow_id`` contextvar is inherited, here through the tool thread's copied context). The
 bus is flushed before the kickoff returns, so no call is read late; a call whose reply carries no usage is
 not counted.
 
@@ -136,13 +154,14 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
-from benchmark.spec import GUARDRAIL, LEGAL, OPERATIONAL, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, LEGAL, OPERATIONAL, REVIEWER, TESTER, AgentSpec, SystemSpec
 
 
 def _keep_crewai_quiet_and_contained() -> None:
@@ -166,7 +185,7 @@ _keep_crewai_quiet_and_contained()
 
 from crewai import Agent  # noqa: E402
 from crewai.events.utils.console_formatter import set_suppress_console_output  # noqa: E402
-from crewai.flow import ConversationConfig, ConversationState, Flow, RouterConfig, listen  # noqa: E402
+from crewai.flow import ConversationConfig, ConversationState, Flow, RouterConfig, listen, router, start  # noqa: E402
 from crewai.flow.persistence import SQLiteFlowPersistence, persist  # noqa: E402
 from crewai.llms.providers.openai.completion import OpenAICompletion  # noqa: E402
 from crewai.mcp import MCPServerHTTP, create_static_tool_filter  # noqa: E402
@@ -228,6 +247,94 @@ def _plain_mcp_url(mcp: McpEndpoint) -> str:
     return mcp.url.replace(f"/t/{mcp.trial_id}/mcp", "/mcp")
 
 
+class CodeTeamState(BaseModel):
+    """The code team Flow's state: the request as the operational agent passed it, the latest draft and review."""
+
+    request: str = ""
+    draft: str = ""
+    review: str = ""
+    reviews: int = 0
+
+
+class CodeTeamArguments(BaseModel):
+    """The code team tool's arguments, as the operational agent fills them."""
+
+    request: str = Field(description="The request, word for word, with any code the user pasted.")
+
+
+class CodeTeamTool(BaseTool):
+    """The code team as one tool of its parent agent: each call kicks off a fresh code team Flow."""
+
+    args_schema: type[BaseModel] = CodeTeamArguments
+    team: Callable[[], Flow[CodeTeamState]] = Field(exclude=True)
+
+    def _run(self, request: str) -> str:
+        flow = self.team()
+        return str(flow.kickoff(inputs={"request": request}))
+
+
+def _member(agent: AgentSpec, llm: OpenAICompletion, mcp_url: str, mcp: McpEndpoint, tools: list[BaseTool]) -> Agent:
+    """A CrewAI ``Agent`` for one of the spec's agents (a specialist or a team member), with its allow-listed MCP
+    tools, if it has any, and ``tools``; built per kickoff (see the docstring)."""
+    servers = []
+    if agent.tools:
+        allowed = create_static_tool_filter(allowed_tool_names=list(agent.tools))
+        servers.append(MCPServerHTTP(url=mcp_url, headers=mcp.headers, tool_filter=allowed))
+    return Agent(
+        role=agent.title,
+        goal=agent.handoff_description,
+        backstory=agent.instructions,
+        llm=llm,
+        mcps=servers,
+        tools=tools,
+        max_iter=MAX_TOOL_ROUNDS,
+        verbose=False,
+    )
+
+
+def code_team_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) -> Callable[[], Flow[CodeTeamState]]:
+    """The code team's Flow class (made per conversation, like the assistant's: its steps close over the spec and
+    endpoints), returned as a factory of fresh instances: one kickoff per delegation."""
+    team = spec.code_team
+    mcp_url = _plain_mcp_url(mcp)
+
+    async def answer(name: str, handed: str) -> str:
+        member = _member(team.member(name), llm, mcp_url, mcp, [])
+        output = await member.kickoff_async(handed)
+        return output.raw
+
+    class CodeTeam(Flow[CodeTeamState]):
+        """The self-evaluation loop: the coder's step starts the Flow and restarts on ``changes_requested``, the
+        reviewer's router step sends the draft back or on to the tester's step."""
+
+        _skip_auto_memory: bool = True
+
+        @start("changes_requested")
+        async def write_draft(self) -> None:
+            state = self.state
+            if not state.review:
+                state.draft = await answer(CODER, state.request)
+                return
+            handed = f"Request:\n{state.request}\n\nYour draft:\n{state.draft}\n\nReview:\n{state.review}"
+            state.draft = await answer(CODER, handed)
+
+        @router(write_draft)
+        async def review_draft(self) -> str:
+            state = self.state
+            state.review = await answer(REVIEWER, f"Request:\n{state.request}\n\nLatest draft:\n{state.draft}")
+            state.reviews += 1
+            if team.approves(state.review) or state.reviews >= team.max_reviews:
+                return "ready_for_tests"
+            return "changes_requested"
+
+        @listen("ready_for_tests")
+        async def test_draft(self) -> str:
+            state = self.state
+            return await answer(TESTER, f"Request:\n{state.request}\n\nFinal draft:\n{state.draft}")
+
+    return lambda: CodeTeam(tracing=False, suppress_flow_events=True)
+
+
 def assistant_flow(
     spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint, memory: MemoryStore
 ) -> Flow[ConversationState]:
@@ -245,6 +352,13 @@ def assistant_flow(
         intent_field="route",
     )
     mcp_url = _plain_mcp_url(mcp)
+    team = spec.code_team
+    team_agent = team.as_agent()
+    team_tool = CodeTeamTool(
+        name=team_agent.name,
+        description=f"{team_agent.title}: {team_agent.handoff_description}",
+        team=code_team_flow(spec, llm, mcp),
+    )
     store = SQLiteFlowPersistence(str(Path(memory.directory) / "crewai_flows.sqlite"))
 
     @persist(store)
@@ -290,21 +404,8 @@ def assistant_flow(
             return await self.consult(OPERATIONAL)
 
         async def consult(self, name: str) -> str:
-            agent = spec.agent(name)
-            tools = MCPServerHTTP(
-                url=mcp_url,
-                headers=mcp.headers,
-                tool_filter=create_static_tool_filter(allowed_tool_names=list(agent.tools)),
-            )
-            specialist = Agent(
-                role=agent.title,
-                goal=agent.handoff_description,
-                backstory=agent.instructions,
-                llm=llm,
-                mcps=[tools],
-                max_iter=MAX_TOOL_ROUNDS,
-                verbose=False,
-            )
+            tools: list[BaseTool] = [team_tool] if name == team.parent else []
+            specialist = _member(spec.agent(name), llm, mcp_url, mcp, tools)
             output = await specialist.kickoff_async(self.build_agent_context(name))
             return output.raw
 

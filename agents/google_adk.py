@@ -11,6 +11,26 @@ How the system maps onto ADK:
 - Every turn starts at the orchestrator: the specialists set ``disallow_transfer_to_parent`` and
   ``disallow_transfer_to_peers``, so they get no transfer tool and ADK hands the next turn back to the root
   agent (instead of to the agent that answered last, its default).
+- Code team: ADK's workflow agents, the "iterative refinement" pattern of its loop-agent guide
+  (google.github.io/adk-docs/agents/workflow-agents/loop-agents, ``google/adk/agents/loop_agent.py``): a
+  ``SequentialAgent`` named ``code_team`` of a ``LoopAgent`` (``max_iterations=max_reviews``) over the coder,
+  the reviewer and a ``ReviewGate``, then the tester. The gate is a custom ``BaseAgent`` (ADK's documented way
+  to end a loop on a condition, its "check status and escalate" agent) that yields an ``Event`` with
+  ``EventActions(escalate=True)`` when the reviewer's latest review, kept in session state by its
+  ``output_key``, approves (``TeamSpec.approves``); otherwise the next iteration's coder revises, and after
+  ``max_reviews`` reviews the loop ends by itself. The members are ``LlmAgent`` like the specialists (the spec's
+  instructions as ``static_instruction``, the same model and generation settings; the tester's one tool
+  ``run_python`` through its own filtered ``McpToolset``). They share the team's session, so each sees the
+  request and every earlier draft and review (other agents' turns as ADK's quoted context): the reviewer and
+  tester the latest draft, the revising coder its draft and the review. The operational agent gets the team as
+  ``AgentTool(code_team)`` (``google/adk/tools/agent_tool.py``, its defaults; the tool is named for the agent
+  and takes a ``request`` string): each call runs the team in a fresh in-memory session of its own ``Runner``
+  under the caller's ``RunConfig``, and the last event's text, the tester's answer, is the tool's result
+  (``{"result": text}``), from which the operational agent writes its answer (the spec's "answer with the final
+  code it returns"), as for any tool. ``skip_summarization=True`` would make the result itself the final
+  response and save that call; the default is kept, as for every other build's agent tool.
+  (``AgentTool``'s docstring now prefers ``mode='single_turn'`` sub-agents for one ``LlmAgent``; the team is a
+  workflow of agents, which ``AgentTool`` wraps as a whole.)
 - Memory: one ADK session per conversation, run by one ``Runner`` (over an ``App``); ADK replays the session's
   events (user turns, the transfer, tool calls and results, answers) to each agent, other agents' turns as
   quoted context. The session lives in ADK's own SQLite session service, ``SqliteSessionService``
@@ -71,12 +91,16 @@ How the system maps onto ADK:
   MCP session first looks for Google Application Default Credentials to set up mTLS (environment, gcloud
   files, then the GCE metadata server: about 3 s here, per session); the runner's
   ``GOOGLE_API_USE_CLIENT_CERTIFICATE=false``, the google-auth switch ADK reads, skips that.
-- Usage accounting: ``Event.usage_metadata`` (``prompt_token_count``, ``candidates_token_count``), which ADK
-  puts on each model response event the runner yields (and only on those), summed over the turn's events; each
-  such event is one model call, so their number is the turn's call count. The guardrail's call goes straight
-  to ``OpenAILlm.generate_content_async``, outside the runner, so it is in no event: its ``LlmResponse``
-  carries the same ``usage_metadata`` and is added. ADK offers no per-invocation total of its own (the events
-  are the place). Output is ``candidates_token_count`` alone: ``OpenAILlm`` maps ``completion_tokens`` to it
+- Usage accounting: ``LlmResponse.usage_metadata`` (``prompt_token_count``, ``candidates_token_count``), read
+  by a ``BasePlugin`` on the ``App`` (``UsagePlugin``) in its ``after_model_callback``, the hook whose docstring
+  names "collect metrics on token usage": one response per model call (the build does not stream), so their
+  number is the turn's call count. A plugin, not the runner's events as before the code team: ``AgentTool``
+  runs the team under a runner of its own and forwards none of its events (only state deltas and the last
+  content), so the team's model calls never reach the caller's event stream; it does pass the parent's
+  plugins to that runner (``include_plugins=True``, its default), so the plugin sees the team's calls too. The
+  guardrail's call goes straight to ``OpenAILlm.generate_content_async``, outside any runner, so no plugin sees
+  it: its ``LlmResponse`` carries the same ``usage_metadata`` and is added. ADK offers no per-invocation total
+  of its own. Output is ``candidates_token_count`` alone: ``OpenAILlm`` maps ``completion_tokens`` to it
   and reports reasoning tokens again, as a subset, in ``thoughts_token_count`` (``_openai_llm.py``,
   ``_usage_metadata``), so adding them, as one would for Gemini, would count them twice.
 
@@ -97,20 +121,22 @@ content and the ``structuredContent`` beside it), so the model reads every tool 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from google.adk.agents import LlmAgent, RunConfig
+from google.adk.agents import BaseAgent, LlmAgent, LoopAgent, RunConfig, SequentialAgent
 from google.adk.agents.callback_context import CallbackContext
-from google.adk.agents.invocation_context import LlmCallsLimitExceededError
+from google.adk.agents.invocation_context import InvocationContext, LlmCallsLimitExceededError
 from google.adk.apps import App
-from google.adk.events import Event
+from google.adk.events import Event, EventActions
 from google.adk.integrations.openai import OpenAILlm
 from google.adk.models.llm_request import LlmRequest
 from google.adk.models.llm_response import LlmResponse
+from google.adk.plugins.base_plugin import BasePlugin
 from google.adk.runners import Runner
 from google.adk.sessions.sqlite_session_service import SqliteSessionService
+from google.adk.tools.agent_tool import AgentTool
 from google.adk.tools.mcp_tool import McpToolset, StreamableHTTPConnectionParams
 from google.genai import types
 from openai import AsyncOpenAI
@@ -126,7 +152,7 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, ORCHESTRATOR, REVIEWER, TESTER, AgentSpec, SystemSpec, TeamSpec
 
 APP_NAME = "afbench"
 USER_ID = "user"
@@ -134,6 +160,7 @@ MAX_LLM_CALLS = 10  # per user turn: the orchestrator's transfer, then the speci
 TOOL_LIST_CACHE_S = 3600.0
 GAVE_UP = "I could not finish this request within the allowed number of tool calls."
 SESSION_DB = "google_adk.sqlite"  # in the harness's store directory
+REVIEW_KEY = "code_team_review"  # the session state key of the reviewer's latest review (its output_key)
 
 
 class Verdict(BaseModel):
@@ -157,7 +184,7 @@ def _send_parallel_tool_calls(client: AsyncOpenAI, parallel_tool_calls: bool) ->
 class TurnUsage:
     """The turn's ``usage_metadata``, summed over the model responses that carry it (one per model call)."""
 
-    SOURCE = "Event.usage_metadata (runner events + guardrail LlmResponse)"
+    SOURCE = "LlmResponse.usage_metadata (plugin after_model_callback, nested AgentTool runs included + guardrail)"
 
     def __init__(self) -> None:
         self.input_tokens = self.output_tokens = self.calls = 0
@@ -172,6 +199,31 @@ class TurnUsage:
 
     def report(self) -> Usage:
         return Usage(self.input_tokens, self.output_tokens, self.calls, source=self.SOURCE)
+
+
+class UsagePlugin(BasePlugin):
+    """Every model call of the runner's, and of the runners ``AgentTool`` starts (they inherit the plugins)."""
+
+    def __init__(self) -> None:
+        super().__init__(name="afbench_usage")
+        self.usage = TurnUsage()
+
+    async def after_model_callback(
+        self, *, callback_context: CallbackContext, llm_response: LlmResponse
+    ) -> LlmResponse | None:
+        self.usage.add(llm_response)
+        return None
+
+
+class ReviewGate(BaseAgent):
+    """The review loop's exit: escalates (ends the ``LoopAgent``) when the reviewer's latest review approves."""
+
+    team: TeamSpec
+
+    async def _run_async_impl(self, ctx: InvocationContext) -> AsyncGenerator[Event, None]:
+        review = str(ctx.session.state.get(REVIEW_KEY, ""))
+        approved = self.team.approves(review)
+        yield Event(author=self.name, invocation_id=ctx.invocation_id, actions=EventActions(escalate=approved))
 
 
 def _text(content: types.Content | None) -> str:
@@ -194,7 +246,7 @@ class GoogleAdkConversation:
         self.runner: Runner | None = None
         self.session_id = memory.conversation_id
         self._refused = False
-        self._usage = TurnUsage()
+        self.usage = UsagePlugin()
 
     async def start(self) -> None:
         orchestrator = LlmAgent(
@@ -212,27 +264,66 @@ class GoogleAdkConversation:
             sub_agents=[self._specialist(agent) for agent in self.spec.specialists],
             before_model_callback=self._guardrail,
         )
-        self.runner = Runner(app=App(name=APP_NAME, root_agent=orchestrator), session_service=self.sessions)
+        app = App(name=APP_NAME, root_agent=orchestrator, plugins=[self.usage])
+        self.runner = Runner(app=app, session_service=self.sessions)
         # The conversation's session: resumed from the store when an earlier process created it, else new.
         session = await self.sessions.get_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)
         if session is None:
             await self.sessions.create_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)
 
-    def _specialist(self, agent: AgentSpec) -> LlmAgent:
-        toolset = McpToolset(
+    def _toolset(self, agent: AgentSpec) -> McpToolset:
+        return McpToolset(
             connection_params=StreamableHTTPConnectionParams(url=self.mcp.url, headers=self.mcp.headers),
             tool_filter=list(agent.tools),
             tool_list_cache_ttl_seconds=TOOL_LIST_CACHE_S,
         )
+
+    def _specialist(self, agent: AgentSpec) -> LlmAgent:
+        tools: list[Any] = [self._toolset(agent)]
+        if agent.name == self.spec.code_team.parent:
+            tools.append(AgentTool(agent=self._code_team()))
         return LlmAgent(
             name=agent.name,
             description=agent.handoff_description,
             model=self.model,
             static_instruction=agent.instructions,
             generate_content_config=self.generation,
-            tools=[toolset],
+            tools=tools,
             disallow_transfer_to_parent=True,
             disallow_transfer_to_peers=True,
+        )
+
+    def _member(self, agent: AgentSpec, **settings: Any) -> LlmAgent:
+        return LlmAgent(
+            name=agent.name,
+            description=agent.handoff_description,
+            model=self.model,
+            static_instruction=agent.instructions,
+            generate_content_config=self.generation,
+            tools=[self._toolset(agent)] if agent.tools else [],
+            disallow_transfer_to_parent=True,
+            disallow_transfer_to_peers=True,
+            **settings,
+        )
+
+    def _code_team(self) -> SequentialAgent:
+        """The team: a ``SequentialAgent`` of the review loop (a ``LoopAgent`` of coder, reviewer and the
+        ``ReviewGate``, at most ``max_reviews`` rounds) and the tester; ``AgentTool`` runs it per delegation."""
+        team = self.spec.code_team
+        review_loop = LoopAgent(
+            name=f"{team.name}_review_loop",
+            description="Draft, review, revise until the reviewer approves.",
+            sub_agents=[
+                self._member(team.member(CODER)),
+                self._member(team.member(REVIEWER), output_key=REVIEW_KEY),
+                ReviewGate(name=f"{team.name}_review_gate", team=team),
+            ],
+            max_iterations=team.max_reviews,
+        )
+        return SequentialAgent(
+            name=team.name,
+            description=team.handoff_description,
+            sub_agents=[review_loop, self._member(team.member(TESTER))],
         )
 
     async def _guardrail(self, context: CallbackContext, _request: LlmRequest) -> LlmResponse | None:
@@ -251,7 +342,7 @@ class GoogleAdkConversation:
         )
         text = ""
         async for response in self.model.generate_content_async(request):
-            self._usage.add(response)  # the judge's call: outside the runner, so in no event
+            self.usage.usage.add(response)  # the judge's call: outside the runner, so no plugin sees it
             text = _text(response.content) or text
         try:
             return Verdict.model_validate_json(text).allowed
@@ -261,7 +352,7 @@ class GoogleAdkConversation:
     async def send(self, message: str) -> TurnResult:
         assert self.runner is not None, "start() first"
         self._refused = False
-        self._usage = TurnUsage()
+        self.usage.usage = TurnUsage()
         answer, author, latest = "", ORCHESTRATOR, ORCHESTRATOR
         content = types.Content(role="user", parts=[types.Part(text=message)])
         try:
@@ -269,13 +360,12 @@ class GoogleAdkConversation:
                 user_id=USER_ID, session_id=self.session_id, new_message=content, run_config=self.run_config
             ):
                 latest = event.author
-                self._usage.add(event)
                 if event.is_final_response() and _text(event.content):
                     answer, author = _text(event.content), event.author
         except LlmCallsLimitExceededError:
             await self._remember(latest, GAVE_UP)
-            return TurnResult(GAVE_UP, latest, self._usage.report())
-        return TurnResult(answer, GUARDRAIL if self._refused else author, self._usage.report())
+            return TurnResult(GAVE_UP, latest, self.usage.usage.report())
+        return TurnResult(answer, GUARDRAIL if self._refused else author, self.usage.usage.report())
 
     async def _remember(self, author: str, text: str) -> None:
         session = await self.sessions.get_session(app_name=APP_NAME, user_id=USER_ID, session_id=self.session_id)

@@ -76,11 +76,33 @@ Graph (state: ``MessagesState`` plus the ``route`` of the current turn)::
   ``create_agent`` passes to ``bind_tools`` with the tools; ``ToolCallSettings`` does that, only for requests
   that offer tools. The guardrail and the router ask for JSON-schema output, with no tools, and send none.
 
+Code team: a second compiled ``StateGraph`` (the LangGraph "Subgraphs" guide, ``oss/python/langgraph/use-subgraphs``:
+"Call a subgraph inside a node", for a subgraph with a schema of its own), invoked from a tool of the operational
+agent: a ``StructuredTool`` named ``code_team`` (the team's handoff description; one ``request`` argument) among
+its MCP tools, whose coroutine runs ``team.ainvoke({"request": ...}, config)`` and returns the team's ``answer``
+as the tool's result: the "subagents" pattern of LangChain's multi-agent docs
+(``oss/python/langchain/multi-agent/subagents``: "a central main agent coordinates subagents by calling them as
+tools"). The team graph's state is ``TeamState`` (``request``, ``draft``, ``review``, ``reviews``, ``answer``)::
+
+    START -> coder -> reviewer --approved, or max_reviews reached--> tester -> END
+                 ^-----changes requested---'
+
+with a conditional edge after the reviewer (``TeamSpec.approves`` on its review, and the review count). Each member
+is a ``create_agent`` agent with its spec instructions as ``system_prompt`` and the same middleware, model and
+settings as the specialists (coder and reviewer with no tools; the tester with ``run_python`` alone, from the
+shared MCP session); each node maps the team state to the member's own, private message list (a ``HumanMessage``
+holding the request and what the protocol hands it: the draft; the draft and the review) and its last message back
+into the state. The team graph is compiled without a checkpointer of its own (``checkpointer=None``: it inherits
+the parent's, as a subgraph does), and each call starts it afresh from the request, so nothing of its state needs
+restoring after a restart. The tool takes the run's ``RunnableConfig`` (LangChain injects a
+parameter annotated so) and passes it on, so the team runs inside the turn's run, callbacks included.
+
 Usage accounting: LangChain's ``UsageMetadataCallbackHandler`` (``langchain_core.callbacks``, the "track token
 usage" handler its docs show), one per turn in the run's ``config["callbacks"]``: it sums every chat model call's
 ``AIMessage.usage_metadata`` (``input_tokens``, ``output_tokens``: langchain-openai's reading of the reply's
 ``usage``), keyed by model name, and the callbacks reach every model call of the graph run: the guardrail's and
-the router's structured-output calls in their nodes and the specialist subgraph's. It gives no call count
+the router's structured-output calls in their nodes, the specialist subgraph's, and the code team's members' (the
+``code_team`` tool passes the run's config, callbacks included, to the team graph). It gives no call count
 (``calls`` is None), and a reply without ``usage`` or a model name in its metadata is not counted.
 
 Workarounds: none for framework bugs. The one missing setting, ``parallel_tool_calls`` on ``create_agent``, is set
@@ -113,7 +135,7 @@ from langchain_core.callbacks import UsageMetadataCallbackHandler
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.tools import BaseTool
+from langchain_core.tools import BaseTool, StructuredTool
 from langchain_mcp_adapters.client import MultiServerMCPClient
 from langchain_mcp_adapters.tools import load_mcp_tools
 from langchain_openai import ChatOpenAI
@@ -123,9 +145,10 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langsmith import tracing_context
 from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
-from benchmark.spec import GUARDRAIL, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, REVIEWER, TESTER, AgentSpec, SystemSpec, TeamSpec
 
 MAX_TOOL_ROUNDS = 8  # model calls per specialist turn, as in the vanilla build
 SERVER = "kestrel"
@@ -140,6 +163,14 @@ class Verdict(BaseModel):
 
 class SystemState(MessagesState):
     route: str  # the specialist answering this turn, or GUARDRAIL when refused
+
+
+class TeamState(TypedDict, total=False):
+    request: str  # the request as the operational agent handed it
+    draft: str  # the coder's latest answer
+    review: str  # the reviewer's latest answer
+    reviews: int  # reviews so far
+    answer: str  # the tester's answer: the team's
 
 
 class ToolCallSettings(AgentMiddleware):
@@ -186,6 +217,62 @@ def _specialist(
     return create_agent(model, tools, system_prompt=agent.instructions, middleware=middleware, name=agent.name)
 
 
+def build_code_team(
+    team: TeamSpec, model: BaseChatModel, tools: list[BaseTool], parallel_tool_calls: bool
+) -> CompiledStateGraph[Any]:
+    """The code team as a graph of its own: coder, reviewer (and back, on changes), tester."""
+    coder, reviewer, tester = (
+        _specialist(member, model, [tool for tool in tools if tool.name in member.tools], parallel_tool_calls)
+        for member in (team.member(CODER), team.member(REVIEWER), team.member(TESTER))
+    )
+
+    async def ask(member: Runnable[Any, Any], handed: str, config: RunnableConfig) -> str:
+        result = await member.ainvoke({"messages": [HumanMessage(handed)]}, config)
+        return str(result["messages"][-1].text)
+
+    async def write(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
+        request = state["request"]
+        if "review" in state:
+            handed = f"Request:\n{request}\n\nYour draft:\n{state['draft']}\n\nReview:\n{state['review']}"
+        else:
+            handed = request
+        return {"draft": await ask(coder, handed, config)}
+
+    async def review(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
+        handed = f"Request:\n{state['request']}\n\nLatest draft:\n{state['draft']}"
+        return {"review": await ask(reviewer, handed, config), "reviews": state.get("reviews", 0) + 1}
+
+    async def test(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
+        handed = f"Request:\n{state['request']}\n\nFinal draft:\n{state['draft']}"
+        return {"answer": await ask(tester, handed, config)}
+
+    def after_review(state: TeamState) -> str:
+        done = team.approves(state["review"]) or state["reviews"] >= team.max_reviews
+        return TESTER if done else CODER
+
+    graph = StateGraph(TeamState)
+    graph.add_node(CODER, write)
+    graph.add_node(REVIEWER, review)
+    graph.add_node(TESTER, test)
+    graph.add_edge(START, CODER)
+    graph.add_edge(CODER, REVIEWER)
+    graph.add_conditional_edges(REVIEWER, after_review, [CODER, TESTER])
+    graph.add_edge(TESTER, END)
+    return graph.compile(name=team.name)
+
+
+def _code_team_tool(team: TeamSpec, graph: CompiledStateGraph[Any]) -> BaseTool:
+    """The team graph as a tool of its parent: the request in, the tester's answer out."""
+
+    async def code_team(request: str, config: RunnableConfig) -> str:
+        state = await graph.ainvoke({"request": request}, config)
+        return str(state["answer"])
+
+    return StructuredTool.from_function(
+        coroutine=code_team, name=team.name, description=f"{team.title}: {team.handoff_description}"
+    )
+
+
 def build_graph(
     spec: SystemSpec, model: BaseChatModel, tools: list[BaseTool], checkpointer: BaseCheckpointSaver[Any]
 ) -> CompiledStateGraph[Any]:
@@ -210,8 +297,12 @@ def build_graph(
     graph = StateGraph(SystemState)
     graph.add_node("guardrail", guardrail)
     graph.add_node("orchestrator", orchestrator)
+    team = spec.code_team
+    team_tool = _code_team_tool(team, build_code_team(team, model, tools, spec.generation.parallel_tool_calls))
     for agent in spec.specialists:
         allowed = [tool for tool in tools if tool.name in agent.tools]
+        if agent.name == team.parent:
+            allowed.append(team_tool)
         graph.add_node(agent.name, _specialist(agent, model, allowed, spec.generation.parallel_tool_calls))
         graph.add_edge(agent.name, END)
     graph.add_edge(START, "guardrail")

@@ -19,6 +19,25 @@
   earlier turns exactly as they would have without the restart. Each turn gets a fresh workflow ``Context``,
   so it starts at the root agent (a reused context would resume at the last specialist); nothing but the
   memory is carried from turn to turn, so nothing else needs restoring.
+- **Code team**: the orchestrator-with-sub-agents-as-tools pattern of LlamaIndex's "Multi-agent patterns" guide
+  (pattern 2, developers.llamaindex.ai/python/framework/understanding/agent/multi_agent: a sub-system exposed
+  to an agent as a tool), with the team itself a custom ``Workflow`` ("Branches and loops", developers.llamaindex
+  .ai/python/llamaagents/workflows/branches_and_loops; a custom ``StartEvent`` as in "Customizing entry and exit
+  points"). The operational agent's ``FunctionAgent`` gets one more tool, ``code_team(request)``, a
+  ``FunctionTool`` (its schema a pydantic model, so ``request`` carries its description) whose async function
+  runs ``CodeTeam.run(start_event=CodeRequest(request=...))`` and returns the ``StopEvent`` result. ``CodeTeam``
+  (``workflows.Workflow``, llama-index-workflows 2.26) has a step per move of the spec's protocol, events as its
+  edges: ``draft`` (``CodeRequest`` → ``Drafted``), ``review`` (``Drafted`` → ``ChangesRequested`` or
+  ``ReadyForTests``: the loop is the reviewer's step returning either event, approved iff ``TeamSpec.approves``
+  or ``max_reviews`` reached), ``revise`` (``ChangesRequested`` → ``Drafted``) and ``test`` (``ReadyForTests`` →
+  ``StopEvent``). Each step runs one member, a ``FunctionAgent`` built like every agent of the build (same LLM,
+  so the same retries, timeout and generation settings; ``allow_parallel_tool_calls``; ``streaming=False``):
+  the coder and the reviewer with no tools, the tester with ``McpToolSpec(allowed_tools=["run_python"])`` (the
+  build's adapter, so exactly its spec tools). Each member run (``agent.run(user_msg=...)``) is a fresh
+  conversation holding what it is handed (the request, the latest draft, the review). ``timeout=None`` as on
+  ``AgentWorkflow`` (the workflow default of 45 s would cut a real model's team short); the LLM's own timeout
+  bounds each call. The team runs inside the operational agent's tool call, so the tester's answer is that
+  tool's result and the agent answers with it.
 - **Guardrail**: LlamaIndex has no guardrail object. The check is the framework's typed-output API,
   ``llm.astructured_predict(GuardrailVerdict, prompt)`` (function calling with ``tool_choice="required"`` on
   a function-calling ``OpenAILike``), run before the workflow: a refused request never reaches the
@@ -67,7 +86,8 @@
 Usage accounting: LlamaIndex's ``TokenCountingHandler`` (``llama_index.core.callbacks``; the "Token Counting
 Handler" guide and the cost-analysis usage pattern put it in a ``CallbackManager``), here the LLM's own
 ``callback_manager``, so it sees every ``achat`` of the turn: the guardrail's ``astructured_predict``, the
-orchestrator's and the specialist's calls. It is reset at the start of each turn and read at its end
+orchestrator's and the specialist's calls, and the code team's (its members share the LLM, so the nested
+``Workflow`` run needs nothing passed down). It is reset at the start of each turn and read at its end
 (``prompt_llm_token_count``, ``completion_llm_token_count``; ``calls`` is its number of LLM events,
 ``len(llm_token_counts)``). For each call it reads the reply's ``usage`` (``get_tokens_from_response``) and
 falls back to counting with its tokenizer (tiktoken, shipped with llama-index-core) only where a count is 0 or
@@ -85,7 +105,7 @@ README row: AgentWorkflow root agent | handoff tool | Memory | astructured_predi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -96,10 +116,13 @@ from llama_index.core.callbacks import CallbackManager, TokenCountingHandler
 from llama_index.core.llms import ChatMessage
 from llama_index.core.memory import Memory
 from llama_index.core.prompts import ChatPromptTemplate
+from llama_index.core.tools import BaseTool, FunctionTool
 from llama_index.llms.openai_like import OpenAILike
 from llama_index.tools.mcp import BasicMCPClient, McpToolSpec
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import create_async_engine
+from workflows import Workflow, step
+from workflows.events import Event, StartEvent, StopEvent
 
 from benchmark.contract import (
     AgentBuild,
@@ -111,7 +134,7 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, ORCHESTRATOR, REVIEWER, TESTER, AgentSpec, SystemSpec, TeamSpec
 
 ORCHESTRATOR_DESCRIPTION = "Routes each user request to the one specialist who should answer it."
 
@@ -132,6 +155,85 @@ class _TextResultToolSpec(McpToolSpec):  # type: ignore[misc]  # the adapter shi
             return "\n".join(part.text for part in result.content if part.type == "text")
 
         return call
+
+
+class CodeTeamArguments(BaseModel):
+    """The code team tool's arguments, as the operational agent fills them."""
+
+    request: str = Field(description="The request, word for word, with any code the user pasted.")
+
+
+class CodeRequest(StartEvent):
+    """The code team's start: the request, word for word as the operational agent passed it."""
+
+    request: str
+
+
+class Drafted(Event):
+    """The coder's latest draft, on its way to the reviewer; ``reviews`` is how many reviews it has had."""
+
+    request: str
+    draft: str
+    reviews: int
+
+
+class ChangesRequested(Event):
+    """A review that did not approve the draft, on its way back to the coder."""
+
+    request: str
+    draft: str
+    review: str
+    reviews: int
+
+
+class ReadyForTests(Event):
+    """The final draft (approved, or out of reviews), on its way to the tester."""
+
+    request: str
+    draft: str
+
+
+async def _answer(agent: FunctionAgent, handed: str) -> str:
+    """One member's run on what it is handed, a fresh conversation (no memory shared with the others)."""
+    output: AgentOutput = await agent.run(user_msg=handed)
+    return output.response.content or ""
+
+
+class CodeTeam(Workflow):
+    """The spec's team protocol as a LlamaIndex ``Workflow``: each step runs one member, its events are the edges
+    (draft → review → changes → draft … → tests), and the loop is the reviewer's step emitting either event."""
+
+    def __init__(
+        self, team: TeamSpec, coder: FunctionAgent, reviewer: FunctionAgent, tester: FunctionAgent, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.team = team
+        self.coder = coder
+        self.reviewer = reviewer
+        self.tester = tester
+
+    @step
+    async def draft(self, ev: CodeRequest) -> Drafted:
+        return Drafted(request=ev.request, draft=await _answer(self.coder, ev.request), reviews=0)
+
+    @step
+    async def review(self, ev: Drafted) -> ChangesRequested | ReadyForTests:
+        handed = f"Request:\n{ev.request}\n\nLatest draft:\n{ev.draft}"
+        review = await _answer(self.reviewer, handed)
+        reviews = ev.reviews + 1
+        if self.team.approves(review) or reviews >= self.team.max_reviews:
+            return ReadyForTests(request=ev.request, draft=ev.draft)
+        return ChangesRequested(request=ev.request, draft=ev.draft, review=review, reviews=reviews)
+
+    @step
+    async def revise(self, ev: ChangesRequested) -> Drafted:
+        handed = f"Request:\n{ev.request}\n\nYour draft:\n{ev.draft}\n\nReview:\n{ev.review}"
+        return Drafted(request=ev.request, draft=await _answer(self.coder, handed), reviews=ev.reviews)
+
+    @step
+    async def test(self, ev: ReadyForTests) -> StopEvent:
+        handed = f"Request:\n{ev.request}\n\nFinal draft:\n{ev.draft}"
+        return StopEvent(result=await _answer(self.tester, handed))
 
 
 class LlamaIndexConversation:
@@ -183,7 +285,17 @@ class LlamaIndexConversation:
         )
 
     async def _specialist(self, agent: AgentSpec) -> FunctionAgent:
-        tools = await _TextResultToolSpec(self.mcp_client, allowed_tools=list(agent.tools)).to_tool_list_async()
+        team = [await self._code_team_tool()] if agent.name == self.spec.code_team.parent else []
+        return await self._agent(agent, team)
+
+    async def _agent(self, agent: AgentSpec, more_tools: Sequence[BaseTool] = ()) -> FunctionAgent:
+        """A ``FunctionAgent`` for ``agent`` over its allow-listed MCP tools (and ``more_tools``), on the
+        conversation's LLM, with the generation settings every agent of the build has."""
+        tools: list[BaseTool | Callable[..., Any]] = []
+        if agent.tools:
+            spec = _TextResultToolSpec(self.mcp_client, allowed_tools=list(agent.tools))
+            tools += await spec.to_tool_list_async()
+        tools += more_tools
         return FunctionAgent(
             name=agent.name,
             description=agent.handoff_description,
@@ -193,6 +305,24 @@ class LlamaIndexConversation:
             can_handoff_to=[],
             allow_parallel_tool_calls=self.spec.generation.parallel_tool_calls,
             streaming=False,
+        )
+
+    async def _code_team_tool(self) -> FunctionTool:
+        """The code team as one tool of its parent: a ``FunctionTool`` that runs the team's ``Workflow``."""
+        team = self.spec.code_team
+        coder, reviewer, tester = [await self._agent(team.member(name)) for name in (CODER, REVIEWER, TESTER)]
+        workflow = CodeTeam(team, coder, reviewer, tester, timeout=None)
+
+        async def code_team(request: str) -> str:
+            result = await workflow.run(start_event=CodeRequest(request=request))
+            return str(result)
+
+        agent = team.as_agent()
+        return FunctionTool.from_defaults(
+            async_fn=code_team,
+            name=agent.name,
+            description=f"{agent.title}: {agent.handoff_description}",
+            fn_schema=CodeTeamArguments,
         )
 
     async def send(self, message: str) -> TurnResult:

@@ -59,19 +59,36 @@ How the system maps onto the SDK:
   final answer instead of an exception (the vanilla build's "could not finish" answer).
 
 Usage accounting: the SDK's ``Usage`` (``requests``, ``input_tokens``, ``output_tokens``), read where the usage
-guide tells a user to ("Usage": ``result.context_wrapper.usage`` after ``Runner.run``), once per run. A turn is
-two runs: the guardrail agent's, which the guardrail function starts with its own ``Runner.run`` (the
-guardrails guide's pattern; that run has a context wrapper, so a usage, of its own and the main run's usage
-does not include it), and the main run (the orchestrator's handoff call and the specialist's tool loop, handoffs
-included, as the guide says). The turn's usage is the two summed with ``Usage.add``; a refused turn has only the
-guardrail run's (the blocking guardrail ends the main run before any model call; its usage, on the
-exception's ``run_data``, is added too, and is empty). ``requests`` is the call count. What it misses: a
-request the openai client retried counts once (the SDK sees one response; its runner-managed retries, which
-would add the failed attempts, are off), and a run that raises reports nothing.
+guide tells a user to ("Usage": ``result.context_wrapper.usage`` after ``Runner.run``), once per run. A turn is two
+runs (more with the code team): the guardrail agent's, which the guardrail function starts with its own
+``Runner.run`` (the guardrails guide's pattern; that run has a context wrapper, so a usage, of its own and the main
+run's usage does not include it), and the main run (the orchestrator's handoff call and the specialist's tool loop,
+handoffs included, as the guide says), and on a programming request each code-team member's run, started by the
+``code_team`` tool's own ``Runner.run`` calls (a run of its own, whose usage the main run's does not include, as
+with the guardrail's). The turn's usage is the runs' summed with ``Usage.add``; a refused turn has only the
+guardrail run's (the blocking guardrail ends the main run before any model call; its usage, on the exception's
+``run_data``, is added too, and is empty). ``requests`` is the call count. What it misses: a request the openai
+client retried counts once (the SDK sees one response; its runner-managed retries, which would add the failed
+attempts, are off), and a run that raises reports nothing.
 
 Workarounds: none for SDK bugs. One default changed: the MCP client's read timeout
 (``client_session_timeout_seconds``, still 5 s in 0.24, as is the HTTP ``timeout``) is too short for the RAG
 tool on a loaded machine, so both are 60 s.
+
+Code team: the SDK's "Orchestrating via code" (``docs/multi_agent.md``: "chaining agents by transforming the
+output of one into the input of the next", "running the agent that performs the task in a ``while`` loop with an
+agent that evaluates and provides feedback, until the evaluator says the output passes certain criteria"; the
+repository's ``examples/agent_patterns/llm_as_a_judge.py``), inside a ``function_tool`` of the operational agent
+named ``code_team`` and described by the team's handoff description: the agents-as-tools shape (the operational
+agent keeps control and answers with the tool's result) with a code-orchestrated body, which ``Agent.as_tool``
+cannot express (it runs one agent). The body is the spec's protocol: ``Runner.run(coder, request)``, then
+``Runner.run(reviewer, request + draft)`` and, while the review does not approve (``TeamSpec.approves``) and
+reviews remain, ``Runner.run(coder, request + draft + review)``, then ``Runner.run(tester, request + final draft)``,
+whose ``final_output`` is the tool's result. Members are ``Agent`` objects with the spec's instructions on the same
+model and ``RunConfig`` (generation settings, tracing off, tool-not-found behaviour) as every other run; the tester
+alone has an ``MCPServerStreamableHttp`` of its own filtered to its allow-list (``run_python``), like each
+specialist's, and the same ``max_turns`` bound and error handler as the main run. Each member run is a run of its
+own, so its usage is its ``result.context_wrapper.usage``, added to the turn's like the guardrail run's (below).
 
 README row: LLM | handoffs | SQLiteSession | input_guardrails | MCPServerStreamableHttp | OpenAIChatCompletionsModel
 """
@@ -84,6 +101,7 @@ from typing import Any
 
 from agents import (
     Agent,
+    FunctionTool,
     GuardrailFunctionOutput,
     InputGuardrail,
     InputGuardrailTripwireTriggered,
@@ -97,16 +115,17 @@ from agents import (
     SQLiteSession,
     TResponseInputItem,
     Usage,
+    function_tool,
     set_tracing_disabled,
 )
 from agents.extensions.handoff_prompt import prompt_with_handoff_instructions
-from agents.mcp import MCPServerStreamableHttp, create_static_tool_filter
+from agents.mcp import MCPServer, MCPServerStreamableHttp, create_static_tool_filter
 from openai import AsyncOpenAI
 from pydantic import BaseModel
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, started
 from benchmark.contract import Usage as TurnUsage
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, ORCHESTRATOR, REVIEWER, TESTER, AgentSpec, SystemSpec
 
 MAX_TURNS = 10  # model calls per user turn: the orchestrator's handoff, then the specialist's tool loop
 MCP_TIMEOUT_S = 60
@@ -147,7 +166,7 @@ def _turn_usage(runs: list[Usage]) -> TurnUsage:
         total.input_tokens,
         total.output_tokens,
         total.requests,
-        source="RunResult.context_wrapper.usage (guardrail run + main run)",
+        source="RunResult.context_wrapper.usage (guardrail run + main run + code-team member runs)",
     )
 
 
@@ -202,7 +221,8 @@ class OpenAIAgentsConversation:
             input_guardrails=[InputGuardrail(guardrail_function=policy, name=GUARDRAIL, run_in_parallel=False)],
         )
 
-    async def _specialist(self, agent: AgentSpec) -> Agent[None]:
+    async def _mcp_server(self, agent: AgentSpec) -> MCPServerStreamableHttp:
+        """A connection to the MCP server offering only the agent's allowed tools."""
         server = MCPServerStreamableHttp(
             params={"url": self.mcp.url, "headers": self.mcp.headers, "timeout": MCP_TIMEOUT_S},
             name=f"afbench-{agent.name}",
@@ -211,12 +231,51 @@ class OpenAIAgentsConversation:
             tool_filter=create_static_tool_filter(allowed_tool_names=list(agent.tools)),
         )
         await self._stack.enter_async_context(server)
+        return server
+
+    async def _specialist(self, agent: AgentSpec) -> Agent[None]:
+        team = self.spec.code_team
         return Agent[None](
             name=agent.name,
             handoff_description=agent.handoff_description,
             instructions=agent.instructions,
             model=self.model,
-            mcp_servers=[server],
+            mcp_servers=[await self._mcp_server(agent)],
+            tools=[await self._code_team_tool()] if agent.name == team.parent else [],
+        )
+
+    async def _member(self, agent: AgentSpec) -> Agent[None]:
+        servers: list[MCPServer] = [await self._mcp_server(agent)] if agent.tools else []
+        return Agent[None](name=agent.name, instructions=agent.instructions, model=self.model, mcp_servers=servers)
+
+    async def _code_team_tool(self) -> FunctionTool:
+        """The team as the operational agent's tool: its body runs the members in the spec's protocol."""
+        team = self.spec.code_team
+        coder, reviewer, tester = [await self._member(team.member(name)) for name in (CODER, REVIEWER, TESTER)]
+
+        async def run(member: Agent[None], handed: str) -> str:
+            result = await Runner.run(
+                member, handed, run_config=self.run_config, max_turns=MAX_TURNS, error_handlers={"max_turns": _gave_up}
+            )
+            self._runs.append(result.context_wrapper.usage)
+            return str(result.final_output)
+
+        async def code_team(request: str) -> str:
+            """Hand a programming request to the code team.
+
+            Args:
+                request: The request, word for word.
+            """
+            draft = await run(coder, request)
+            for reviews in range(1, team.max_reviews + 1):
+                review = await run(reviewer, f"Request:\n{request}\n\nLatest draft:\n{draft}")
+                if team.approves(review) or reviews == team.max_reviews:
+                    break
+                draft = await run(coder, f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}")
+            return await run(tester, f"Request:\n{request}\n\nFinal draft:\n{draft}")
+
+        return function_tool(
+            code_team, name_override=team.name, description_override=f"{team.title}: {team.handoff_description}"
         )
 
     async def send(self, message: str) -> TurnResult:

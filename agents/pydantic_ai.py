@@ -98,6 +98,21 @@ Tracing: Pydantic AI emits OpenTelemetry spans only for agents given the ``Instr
 after ``Agent.instrument_all()``; this build does neither (the default), and there is no logfire to export to.
 FastMCP's client uses only the OpenTelemetry API, a no-op without an SDK (none is installed).
 
+Code team: Pydantic AI's "Agent delegation" and "Programmatic agent hand-off" (the multi-agent guide,
+``docs/multi-agent-applications.md``). The operational agent is given the team as one function tool,
+``Tool(code_team, name="code_team")`` described by the team's handoff description: delegation, since the
+operational agent takes control back to answer with the team's code. The tool runs the spec's protocol as
+application code handing off from one member ``Agent`` to the next (the guide's programmatic hand-off): the
+coder's ``run``, the reviewer's, the coder's again with its draft and the review, ... until the reviewer approves
+(``TeamSpec.approves``) or ``max_reviews`` reviews are spent, then the tester's, whose output is the tool's
+result. Each member is an ``Agent`` on the same model (so the same settings and client) with the member's
+``instructions``, given only what the protocol hands it as its prompt; the tester alone gets the shared
+``MCPToolset`` through ``MCP(allowed_tools=["run_python"])``. Every member runs with ``usage=ctx.usage``, as the
+guide says ("You'll generally want to pass ``ctx.usage`` to the ``usage`` keyword argument of the delegate
+agent run so usage within that run counts towards the total usage of the parent agent run"), so the team's calls
+count in the orchestrator run's usage and against the turn's request limit, which for the operational agent
+grows by the team's budget (``2 * max_reviews`` drafts and reviews, and the tester's ``MAX_SPECIALIST_REQUESTS``).
+
 README row: output functions | ToolOutput | message_history | wrap_run capability | MCP(allowed_tools) | OpenAIChatModel
 """
 
@@ -120,6 +135,7 @@ from pydantic_ai import (
     RunContext,
     RunUsage,
     TextPart,
+    Tool,
     ToolOutput,
     UnexpectedModelBehavior,
     UsageLimitExceeded,
@@ -144,7 +160,7 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, SystemSpec
+from benchmark.spec import CODER, GUARDRAIL, ORCHESTRATOR, REVIEWER, TESTER, AgentSpec, SystemSpec, TeamSpec
 
 MAX_SPECIALIST_REQUESTS = 8  # the vanilla build's MAX_TOOL_ROUNDS
 TURN_LIMITS = UsageLimits(request_limit=1 + MAX_SPECIALIST_REQUESTS)  # the routing call, then the specialist
@@ -200,7 +216,7 @@ def _turn_usage(runs: list[RunUsage]) -> Usage:
         total.input_tokens,
         total.output_tokens,
         total.requests,
-        source="AgentRunResult.usage (guardrail run + orchestrator run with the specialist on ctx.usage)",
+        source="AgentRunResult.usage (guardrail run + orchestrator run with the specialist and code team on ctx.usage)",
     )
 
 
@@ -208,14 +224,45 @@ def _exchange(message: str, answer: str) -> list[ModelMessage]:
     return [ModelRequest(parts=[UserPromptPart(message)]), ModelResponse(parts=[TextPart(answer)])]
 
 
-def _handoff(specialist: Agent[None, str], agent: AgentSpec) -> ToolOutput[Handoff]:
+def _team_limits(team: TeamSpec) -> UsageLimits:
+    """The operational agent's turn: the routing call, its own tool loop, and the team's calls on the same usage
+    (a draft and a review per review round, then the tester's tool loop)."""
+    return UsageLimits(request_limit=1 + MAX_SPECIALIST_REQUESTS + 2 * team.max_reviews + MAX_SPECIALIST_REQUESTS)
+
+
+def _code_team_tool(
+    team: TeamSpec, coder: Agent[None, str], reviewer: Agent[None, str], tester: Agent[None, str]
+) -> Tool[None]:
+    """The team as the operational agent's delegate: a tool whose body hands the request from member to member."""
+    limits = _team_limits(team)
+
+    async def code_team(ctx: RunContext[None], request: str) -> str:
+        """Hand a programming request to the code team.
+
+        Args:
+            request: The request, word for word.
+        """
+        draft = (await coder.run(request, usage=ctx.usage, usage_limits=limits)).output
+        for reviews in range(1, team.max_reviews + 1):
+            handed = f"Request:\n{request}\n\nLatest draft:\n{draft}"
+            review = (await reviewer.run(handed, usage=ctx.usage, usage_limits=limits)).output
+            if team.approves(review) or reviews == team.max_reviews:
+                break
+            revise = f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}"
+            draft = (await coder.run(revise, usage=ctx.usage, usage_limits=limits)).output
+        final = f"Request:\n{request}\n\nFinal draft:\n{draft}"
+        return (await tester.run(final, usage=ctx.usage, usage_limits=limits)).output
+
+    description = f"{team.title}: {team.handoff_description}"
+    return Tool(code_team, name=team.name, description=description)
+
+
+def _handoff(specialist: Agent[None, str], agent: AgentSpec, limits: UsageLimits) -> ToolOutput[Handoff]:
     async def transfer(ctx: RunContext[None]) -> Handoff:
         # the last message is this handoff call: the specialist continues from the user's request before it
         with capture_run_messages() as transcript:
             try:
-                result = await specialist.run(
-                    message_history=ctx.messages[:-1], usage=ctx.usage, usage_limits=TURN_LIMITS
-                )
+                result = await specialist.run(message_history=ctx.messages[:-1], usage=ctx.usage, usage_limits=limits)
             except UsageLimitExceeded:
                 # keep the tool calls made so far in memory, closed by the answer the user gets
                 return Handoff(agent.name, GAVE_UP, [*transcript, ModelResponse(parts=[TextPart(GAVE_UP)])])
@@ -282,17 +329,28 @@ class PydanticAIConversation:
             self.model,
             name=ORCHESTRATOR,
             instructions=self.spec.orchestrator_instructions,
-            output_type=[_handoff(self._specialist(agent), agent) for agent in self.spec.specialists],
+            output_type=[
+                _handoff(self._specialist(agent), agent, self._limits(agent)) for agent in self.spec.specialists
+            ],
             capabilities=[InputGuardrail(judge, self._guardrail_usage)],
         )
 
-    def _specialist(self, agent: AgentSpec) -> Agent[None, str]:
+    def _limits(self, agent: AgentSpec) -> UsageLimits:
+        return _team_limits(self.spec.code_team) if agent.name == self.spec.code_team.parent else TURN_LIMITS
+
+    def _agent(self, agent: AgentSpec, tools: list[Tool[None]] | None = None) -> Agent[None, str]:
+        """An agent of the spec on this conversation's model, with only its allowed MCP tools (if any)."""
+        capabilities = [MCP[None](local=self.mcp, allowed_tools=list(agent.tools))] if agent.tools else []
         return Agent[None, str](
-            self.model,
-            name=agent.name,
-            instructions=agent.instructions,
-            capabilities=[MCP[None](local=self.mcp, allowed_tools=list(agent.tools))],
+            self.model, name=agent.name, instructions=agent.instructions, capabilities=capabilities, tools=tools or ()
         )
+
+    def _specialist(self, agent: AgentSpec) -> Agent[None, str]:
+        team = self.spec.code_team
+        if agent.name != team.parent:
+            return self._agent(agent)
+        coder, reviewer, tester = (self._agent(team.member(name)) for name in (CODER, REVIEWER, TESTER))
+        return self._agent(agent, [_code_team_tool(team, coder, reviewer, tester)])
 
     async def send(self, message: str) -> TurnResult:
         assert self.orchestrator is not None, "start() first"

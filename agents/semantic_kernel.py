@@ -1,4 +1,5 @@
-"""The Semantic Kernel build: ``ChatCompletionAgent`` members of a ``HandoffOrchestration``, MCP via SK's plugin.
+"""The Semantic Kernel build: ``ChatCompletionAgent`` members of a ``HandoffOrchestration``, MCP via SK's plugin;
+the code team a ``GroupChatOrchestration`` behind a kernel function.
 
 How the system maps onto Semantic Kernel (semantic-kernel 1.45):
 
@@ -54,6 +55,25 @@ How the system maps onto Semantic Kernel (semantic-kernel 1.45):
   message; a refusal sets the function's result to the spec's refusal without calling ``next``, so no
   orchestrator, specialist or tool runs.
 
+Code team: a nested orchestration behind a kernel function, SK's way to give an agent a capability (a plugin: the
+"Kernel plugins" and "Agent orchestration" docs): the operational agent's kernel holds, beside the MCP plugin, a
+``code_team`` plugin whose one function ``delegate(request)`` (``code_team-delegate`` to the model, listed in its
+``included_functions``; described by the spec's handoff description) runs a ``GroupChatOrchestration`` of the three
+members on the request and returns the tester's answer. The turn-taking is a custom ``GroupChatManager`` (the
+"Group Chat Orchestration" docs page, "Customize the Group Chat Manager";
+``semantic_kernel/agents/orchestration/group_chat.py``, whose ``RoundRobinGroupChatManager`` is the template),
+``CodeTeamManager``: the coder first, the reviewer after each draft, after a review the coder again when it asks
+for changes and reviews remain (the spec's ``approves`` and ``max_reviews``), else the tester; the tester's answer
+ends the chat (``should_terminate``) and is its result (``filter_results``); ``max_rounds`` (``2 * max_reviews +
+1``) bounds it as well, and it never asks for user input. Group chat members share the conversation (each member's
+actor keeps the request and every answer), so the coder sees its draft and the review, the reviewer and the tester
+the latest draft. The members are ``ChatCompletionAgent`` agents with the spec's instructions and the specialists'
+service and execution settings; the tester's kernel is the specialists' MCP kernel, filtered to
+``afbench-run_python``, and the coder and reviewer get a kernel without plugins (an empty ``included_functions``
+filter would offer every function). A new orchestration (and manager) is built per delegation, as the handoff
+orchestration is per turn, and it runs on an ``InProcessRuntime`` of its own, started and stopped with the
+conversation: the delegation happens inside a handoff actor's turn on the other runtime.
+
 Usage accounting: SK's ``CompletionUsage`` (``prompt_tokens``, ``completion_tokens``) in a message's
 ``metadata["usage"]``, summed with ``+`` as SK's token-usage samples do it
 (``samples/concepts/agents/chat_completion_agent/chat_completion_agent_token_usage.py`` and its ``_streaming``
@@ -61,7 +81,8 @@ twin: add the ``metadata["usage"]`` of every item ``invoke``/``invoke_stream`` y
 a stream for its usage (``stream_options.include_usage``) and yields the final usage chunk as a chunk of its own,
 every round of the auto function-calling loop included, and ``ChatCompletionAgent.invoke_stream`` passes those
 chunks on; the orchestration hands each to ``streaming_agent_response_callback``, so that callback sees one usage
-per model call of the orchestrator and the specialist; the guardrail's (non-streamed) reply carries its own. The
+per model call of the orchestrator and the specialist, and the code team's ``GroupChatOrchestration``, given
+the same callback, one per call of each member; the guardrail's (non-streamed) reply carries its own. The
 turn's usage is their sum. SK counts no requests, so ``calls`` is None. The catch: the orchestration also hands
 that callback every *intermediate* message (``agent_actor_base.py``, ``_handle_intermediate_message``), and the
 function-call message of a round is the ``+`` of the round's chunks, whose metadata is merged with ``|``
@@ -98,12 +119,22 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from openai import AsyncOpenAI
 from pydantic import BaseModel, ValidationError
 from semantic_kernel import Kernel
-from semantic_kernel.agents import Agent, ChatCompletionAgent, HandoffOrchestration, OrchestrationHandoffs
+from semantic_kernel.agents import (
+    Agent,
+    BooleanResult,
+    ChatCompletionAgent,
+    GroupChatManager,
+    GroupChatOrchestration,
+    HandoffOrchestration,
+    MessageResult,
+    OrchestrationHandoffs,
+    StringResult,
+)
 from semantic_kernel.agents.orchestration.handoffs import HANDOFF_PLUGIN_NAME
 from semantic_kernel.agents.orchestration.orchestration_base import DefaultTypeAlias
 from semantic_kernel.agents.runtime import InProcessRuntime
@@ -123,9 +154,20 @@ from semantic_kernel.filters import FilterTypes, FunctionInvocationContext
 from semantic_kernel.functions import FunctionResult, KernelArguments, KernelFunction, kernel_function
 
 from benchmark.contract import AgentBuild, Conversation, McpEndpoint, MemoryStore, ModelEndpoint, TurnResult, Usage
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
+from benchmark.spec import (
+    CODER,
+    GUARDRAIL,
+    ORCHESTRATOR,
+    REVIEWER,
+    TESTER,
+    AgentSpec,
+    GenerationSettings,
+    SystemSpec,
+    TeamSpec,
+)
 
 MCP_PLUGIN = "afbench"
+TEAM_FUNCTION = "delegate"  # the code team plugin's one function: the operational agent sees code_team-delegate
 MAX_TOOL_ROUNDS = 8
 
 
@@ -158,22 +200,104 @@ def _usage_of(message: ChatMessageContent) -> CompletionUsage | None:
     return usage if isinstance(usage, CompletionUsage) else None
 
 
+class Spending:
+    """The usage a turn's model calls report, as the orchestrations' streaming callback sees it (see the docstring)."""
+
+    def __init__(self) -> None:
+        self.spent: list[CompletionUsage] = []
+
+    def streamed(self, chunk: StreamingChatMessageContent, _final: bool) -> None:
+        # an intermediate function call or result message repeats its round's usage: only invoke_stream's own
+        if any(isinstance(item, (FunctionCallContent, FunctionResultContent)) for item in chunk.items):
+            return
+        usage = _usage_of(chunk)
+        if usage is not None:
+            self.spent.append(usage)
+
+
+class CodeTeamManager(GroupChatManager):
+    """The code team's turn-taking, decided from the chat itself: the coder first; the reviewer after each draft;
+    after a review, the coder again when it asks for changes and reviews remain, else the tester; the tester's
+    answer ends the chat and is its result. ``max_rounds`` (one per draft, review and the tester) bounds it too."""
+
+    team: TeamSpec
+
+    def _said(self, chat_history: ChatHistory) -> list[ChatMessageContent]:
+        names = {member.name for member in self.team.members}
+        return [m for m in chat_history.messages if m.role == AuthorRole.ASSISTANT and m.name in names]
+
+    async def should_request_user_input(self, chat_history: ChatHistory) -> BooleanResult:
+        return BooleanResult(result=False, reason="The code team works on the request alone.")
+
+    async def should_terminate(self, chat_history: ChatHistory) -> BooleanResult:
+        out_of_rounds = await super().should_terminate(chat_history)  # counts the round
+        said = self._said(chat_history)
+        if said and said[-1].name == TESTER:
+            return BooleanResult(result=True, reason="The tester has answered.")
+        return out_of_rounds
+
+    async def select_next_agent(
+        self, chat_history: ChatHistory, participant_descriptions: dict[str, str]
+    ) -> StringResult:
+        said = self._said(chat_history)
+        if not said:
+            return StringResult(result=CODER, reason="No draft yet.")
+        if said[-1].name == CODER:
+            return StringResult(result=REVIEWER, reason="A new draft to review.")
+        reviews = sum(1 for m in said if m.name == REVIEWER)
+        if self.team.approves(said[-1].content) or reviews >= self.team.max_reviews:
+            return StringResult(result=TESTER, reason=f"Approved, or {reviews} of {self.team.max_reviews} reviews.")
+        return StringResult(result=CODER, reason="The review asks for changes.")
+
+    async def filter_results(self, chat_history: ChatHistory) -> MessageResult:
+        said = self._said(chat_history)
+        if not said or said[-1].name != TESTER:
+            raise RuntimeError(f"the code team ended without the tester's answer: {said[-1] if said else None!r}")
+        return MessageResult(result=said[-1], reason="The tester's answer is the team's.")
+
+
+class CodeTeam:
+    """The code team behind a kernel function: it runs a ``GroupChatOrchestration`` of the members on the request,
+    on the team's own runtime, and returns the tester's answer."""
+
+    def __init__(self, team: TeamSpec, members: list[Agent], runtime: InProcessRuntime, spending: Spending) -> None:
+        self.team = team
+        self.members = members
+        self.runtime = runtime
+        self.spending = spending
+
+    def function(self) -> KernelFunction:
+        """The kernel function the team's parent is offered, described by the spec's handoff description."""
+
+        @kernel_function(name=TEAM_FUNCTION, description=f"{self.team.title}: {self.team.handoff_description}")
+        async def delegate(request: Annotated[str, "The programming request, word for word."]) -> str:
+            return await self.run(request)
+
+        return KernelFunction.from_method(delegate, plugin_name=self.team.name)
+
+    async def run(self, request: str) -> str:
+        orchestration: GroupChatOrchestration[str, ChatMessageContent] = GroupChatOrchestration(
+            members=self.members,
+            manager=CodeTeamManager(team=self.team, max_rounds=2 * self.team.max_reviews + 1),
+            streaming_agent_response_callback=self.spending.streamed,
+        )
+        result = await orchestration.invoke(task=request, runtime=self.runtime)
+        answer = await result.get()
+        return answer.content
+
+
 class Assistant:
     """The kernel plugin behind each turn: the handoff orchestration, run on the conversation's chat history.
 
-    Every usage its members' streamed replies report goes to ``spent``."""
+    Every usage its members' streamed replies report goes to ``spending``."""
 
     def __init__(
-        self,
-        members: list[Agent],
-        handoffs: OrchestrationHandoffs,
-        runtime: InProcessRuntime,
-        spent: list[CompletionUsage],
+        self, members: list[Agent], handoffs: OrchestrationHandoffs, runtime: InProcessRuntime, spending: Spending
     ) -> None:
         self.members = members
         self.handoffs = handoffs
         self.runtime = runtime
-        self.spent = spent
+        self.spending = spending
 
     @kernel_function(name="answer", description="Answer the latest user message of the chat history.")
     async def answer(self, chat_history: ChatHistory) -> ChatMessageContent:
@@ -182,19 +306,11 @@ class Assistant:
         def heard(message: DefaultTypeAlias) -> None:
             replies.extend(message if isinstance(message, list) else [message])
 
-        def streamed(chunk: StreamingChatMessageContent, _final: bool) -> None:
-            # an intermediate function call or result message repeats its round's usage: only invoke_stream's own
-            if any(isinstance(item, (FunctionCallContent, FunctionResultContent)) for item in chunk.items):
-                return
-            usage = _usage_of(chunk)
-            if usage is not None:
-                self.spent.append(usage)
-
         orchestration: HandoffOrchestration[Any, Any] = HandoffOrchestration(
             members=self.members,
             handoffs=self.handoffs,
             agent_response_callback=heard,
-            streaming_agent_response_callback=streamed,
+            streaming_agent_response_callback=self.spending.streamed,
         )
         result = await orchestration.invoke(task=list(chat_history.messages), runtime=self.runtime)
         completion = await result.get()
@@ -216,16 +332,29 @@ class SemanticKernelConversation:
         chat = OpenAIChatCompletion(ai_model_id=model.model, async_client=self.client)
         self.mcp = mcp
         self.runtime = InProcessRuntime()
+        self.team_runtime = InProcessRuntime()  # the code team's orchestrations, run from inside a handoff turn
         # the conversation's chat history, as SK serialises it; a conversation reopened by its id resumes from it
         self.store = Path(memory.directory) / f"semantic_kernel-{memory.conversation_id}.json"
         self.history = (
             ChatHistory.load_chat_history_from_file(str(self.store)) if self.store.exists() else ChatHistory()
         )
-        self.spent: list[CompletionUsage] = []  # this turn's model calls' usage, as SK reports it
+        self.spending = Spending()  # this turn's model calls' usage, as SK reports it
 
         tools = Kernel(services=[chat])
         tools.add_plugin(self.mcp)
-        specialists = [self._specialist(agent, tools, spec.generation) for agent in spec.specialists]
+        team = spec.code_team
+        plain = Kernel(services=[chat])  # no plugins: an empty function filter would offer every function
+        members: list[Agent] = [
+            self._specialist(team.member(name), tools if team.member(name).tools else plain, spec.generation)
+            for name in (CODER, REVIEWER, TESTER)
+        ]
+        with_team = Kernel(services=[chat])  # the team's parent: the MCP tools and the code team plugin
+        with_team.add_plugin(self.mcp)
+        with_team.add_function(team.name, CodeTeam(team, members, self.team_runtime, self.spending).function())
+        specialists = [
+            self._specialist(agent, with_team if agent.name == team.parent else tools, spec.generation)
+            for agent in spec.specialists
+        ]
         orchestrator = ChatCompletionAgent(
             name=ORCHESTRATOR,
             description="Routes each request to one specialist.",
@@ -248,34 +377,40 @@ class SemanticKernelConversation:
         )
         self.kernel = Kernel()
         plugin = self.kernel.add_plugin(
-            Assistant([orchestrator, *specialists], handoffs, self.runtime, self.spent), "assistant"
+            Assistant([orchestrator, *specialists], handoffs, self.runtime, self.spending), "assistant"
         )
         self.answer: KernelFunction = plugin["answer"]
         self.kernel.add_filter(FilterTypes.FUNCTION_INVOCATION, self._input_guardrail)
 
     @staticmethod
-    def _specialist(agent: AgentSpec, tools: Kernel, generation: GenerationSettings) -> ChatCompletionAgent:
+    def _specialist(agent: AgentSpec, kernel: Kernel, generation: GenerationSettings) -> ChatCompletionAgent:
+        """A specialist or a code team member; with the code team plugin in its kernel, the team is offered too."""
+        functions = [f"{MCP_PLUGIN}-{name}" for name in agent.tools]
+        functions += [f"{name}-{TEAM_FUNCTION}" for name in kernel.plugins if name != MCP_PLUGIN]
         return ChatCompletionAgent(
             name=agent.name,
             description=agent.handoff_description,
             instructions=agent.instructions,
-            kernel=tools,
+            kernel=kernel,
             arguments=_arguments(generation),
             function_choice_behavior=FunctionChoiceBehavior.Auto(
-                filters={"included_functions": [f"{MCP_PLUGIN}-{name}" for name in agent.tools]},
+                filters={"included_functions": functions},
                 maximum_auto_invoke_attempts=MAX_TOOL_ROUNDS,
             ),
         )
 
     async def aclose(self) -> None:
         try:
-            await self.runtime.stop_when_idle()
+            try:
+                await self.runtime.stop_when_idle()
+            finally:
+                await self.team_runtime.stop_when_idle()
         finally:
             await self.mcp.close()
             await self.client.close()
 
     async def send(self, message: str) -> TurnResult:
-        self.spent.clear()
+        self.spending.spent.clear()
         history = ChatHistory(messages=self.history.messages[:])
         history.add_user_message(message)
         result = await self.kernel.invoke(self.answer, KernelArguments(chat_history=history))
@@ -288,7 +423,7 @@ class SemanticKernelConversation:
         return TurnResult(reply.content, reply.name or "", self._turn_usage())
 
     def _turn_usage(self) -> Usage:
-        total = sum(self.spent, CompletionUsage())
+        total = sum(self.spending.spent, CompletionUsage())
         return Usage(
             total.prompt_tokens or 0,
             total.completion_tokens or 0,
@@ -304,7 +439,7 @@ class SemanticKernelConversation:
         response = await self.guardrail.get_response(messages=history.messages[-1].content)
         usage = _usage_of(response.message)
         if usage is not None:
-            self.spent.append(usage)
+            self.spending.spent.append(usage)
         try:
             allowed = GuardrailVerdict.model_validate_json(response.message.content).allowed
         except ValidationError:
@@ -328,6 +463,7 @@ class SemanticKernelBuild(AgentBuild):
             await tools.close()
             raise
         conversation.runtime.start()
+        conversation.team_runtime.start()
         return conversation
 
 

@@ -12,6 +12,22 @@ How the system maps onto Strands:
   (``required`` on the wire) on its first model call of the turn (after a delegate's error result it may
   answer). The turn's agent is the delegate tool that returned successfully, seen by an ``AfterToolCallEvent``
   hook (the orchestrator, where none did).
+- Code team: a cyclic multi-agent ``Graph`` (``strands.multiagent.GraphBuilder``: the Graph guide's "feedback
+  loops and iterative refinement", strandsagents.com/docs/user-guide/sdk/multi-agent/graph/, and
+  ``strands/multiagent/graph.py``), wrapped in one ``@tool`` function, ``code_team(request)``, which the
+  operational agent is given beside its MCP tools (the agents-as-tools pattern; Strands has no ``as_tool`` for a
+  ``Graph``, so the tool is the documented ``@tool`` decorator around ``graph.invoke_async``). The graph's nodes
+  are the coder, reviewer and tester ``Agent`` (the spec's instructions, the same model, conversation manager
+  and ``ModelCallBudget`` as the specialists; the tester's one tool ``run_python`` through its own filtered
+  ``MCPClient``; no session manager: Graph agents cannot have one, and a delegation keeps nothing). Edges:
+  coder -> reviewer; reviewer -> coder on the condition "changes requested and reviews left", reviewer ->
+  tester on "approved (``TeamSpec.approves``) or ``max_reviews`` reached", and coder -> tester on the same
+  condition once the reviewer has spoken, so the tester's input (the Graph's "Original Task: <request>" plus
+  "Inputs from previous nodes") holds the latest draft; ``set_max_node_executions(2 * max_reviews + 1)``
+  bounds the cycle. A revisited node keeps its conversation (``reset_on_revisit`` off, the default), so the
+  coder revises with its own draft and the review in view; each delegation first calls every node's
+  ``reset_executor_state()`` so it starts from nothing. The tester's answer is the tool's result. The members'
+  invocations are in their own ``event_loop_metrics``, summed into the turn like the specialists' (below).
 - Memory: each ``Agent`` keeps its conversation (``agent.messages``) under a ``SlidingWindowConversationManager``
   (Strands' default, given explicitly). The orchestrator's holds every turn (user text, delegation call, the
   answer), so it routes a follow-up in the light of what came before and writes that context into the
@@ -80,11 +96,12 @@ How the system maps onto Strands:
   the ``AgentInvocation`` each ``invoke_async`` adds to ``agent_invocations`` (the orchestrator's is its
   result's ``metrics.latest_agent_invocation``): its ``usage`` (``inputTokens``, ``outputTokens``) and its
   event loop ``cycles``, one model call each, as Strands counts turns. A delegate's specialist records its
-  invocation in its own metrics, not the orchestrator's, and the guardrail judge (a fresh agent per request)
-  in its own, so the turn sums the orchestrator's, the specialists' and the judge's invocations of the turn:
-  every model call. The cycle count is Strands' and counts a cycle that makes no model call too (one whose
-  call a ``BeforeModelCallEvent`` hook cancels, as ``ModelCallBudget`` does past its budget), and not a
-  call retried within a cycle (``ModelRetryStrategy``).
+  invocation in its own metrics, not the orchestrator's, as does each code team member run by the team's graph
+  (the graph's own ``GraphResult.accumulated_usage`` totals the same), and the guardrail judge (a fresh agent
+  per request) in its own, so the turn sums the orchestrator's, the specialists', the team members' and the
+  judge's invocations of the turn: every model call. The cycle count is Strands' and counts a cycle that
+  makes no model call too (one whose call a ``BeforeModelCallEvent`` hook cancels, as ``ModelCallBudget``
+  does past its budget), and not a call retried within a cycle (``ModelRetryStrategy``).
 
 Tracing: Strands emits OpenTelemetry spans through the global tracer provider, which exports nothing unless
 ``StrandsTelemetry`` is set up (this build never does); the runner's ``OTEL_SDK_DISABLED=true`` also turns the
@@ -106,17 +123,19 @@ from typing import Any
 
 from openai import AsyncOpenAI
 from pydantic import BaseModel, Field
-from strands import Agent
+from strands import Agent, tool
 from strands.agent.conversation_manager import SlidingWindowConversationManager
 from strands.hooks import AfterToolCallEvent, BeforeInvocationEvent, BeforeModelCallEvent, HookProvider, HookRegistry
 from strands.middleware import InvokeModelContext, InvokeModelStage
 from strands.models.openai import OpenAIModel
+from strands.multiagent import GraphBuilder, Status
+from strands.multiagent.graph import Graph, GraphState
 from strands.session import FileSessionManager
 from strands.telemetry.metrics import AgentInvocation
 from strands.tools.mcp import MCPClient
 from strands.types.content import Messages
 from strands.types.exceptions import StructuredOutputException
-from strands.types.tools import ToolChoice, ToolChoiceAny, ToolChoiceAnyDict, ToolSpec
+from strands.types.tools import AgentTool, ToolChoice, ToolChoiceAny, ToolChoiceAnyDict, ToolSpec
 
 from benchmark.contract import (
     AgentBuild,
@@ -128,7 +147,17 @@ from benchmark.contract import (
     Usage,
     started,
 )
-from benchmark.spec import GUARDRAIL, ORCHESTRATOR, AgentSpec, GenerationSettings, SystemSpec
+from benchmark.spec import (
+    CODER,
+    GUARDRAIL,
+    ORCHESTRATOR,
+    REVIEWER,
+    TESTER,
+    AgentSpec,
+    GenerationSettings,
+    SystemSpec,
+    TeamSpec,
+)
 
 MAX_SPECIALIST_CALLS = 8  # the vanilla build's MAX_TOOL_ROUNDS
 GAVE_UP = "I could not finish this request within the allowed number of tool calls."
@@ -232,7 +261,7 @@ def _turn_usage(invocations: list[AgentInvocation]) -> Usage:
         sum(invocation.usage["inputTokens"] for invocation in invocations),
         sum(invocation.usage["outputTokens"] for invocation in invocations),
         sum(len(invocation.cycles) for invocation in invocations),
-        source="EventLoopMetrics.agent_invocations[].usage (orchestrator, specialists, guardrail)",
+        source="EventLoopMetrics.agent_invocations[].usage (orchestrator, specialists, code team, guardrail)",
     )
 
 
@@ -246,6 +275,45 @@ def _must_delegate(context: InvokeModelContext) -> InvokeModelContext:
     return context.replace(tool_choice=ANY_TOOL)
 
 
+def _node_text(state: GraphState, node_id: str) -> str:
+    """The latest answer of the graph's node ``node_id`` (its agent's final text), "" before it has run."""
+    result = state.results.get(node_id)
+    return "\n".join(str(r) for r in result.get_agent_results()).strip() if result is not None else ""
+
+
+def _reviews(state: GraphState) -> int:
+    return sum(node.node_id == REVIEWER for node in state.execution_order)
+
+
+def _code_team_graph(team: TeamSpec, coder: Agent, reviewer: Agent, tester: Agent) -> Graph:
+    """The spec's team protocol as a cyclic Strands ``Graph``: coder -> reviewer, then a conditional edge back to
+    the coder (changes requested, reviews left) or on to the tester (approved, or out of reviews)."""
+
+    def reviewing_done(state: GraphState) -> bool:
+        return team.approves(_node_text(state, REVIEWER)) or _reviews(state) >= team.max_reviews
+
+    def revise(state: GraphState) -> bool:
+        return not reviewing_done(state)
+
+    def hand_draft_to_tester(state: GraphState) -> bool:
+        # the coder's latest draft goes to the tester with the approving (or last) review, not before
+        last = state.execution_order[-1].node_id if state.execution_order else None
+        return last == REVIEWER and reviewing_done(state)
+
+    builder = GraphBuilder()
+    builder.add_node(coder, CODER)
+    builder.add_node(reviewer, REVIEWER)
+    builder.add_node(tester, TESTER)
+    builder.add_edge(CODER, REVIEWER)
+    builder.add_edge(REVIEWER, CODER, condition=revise)
+    builder.add_edge(REVIEWER, TESTER, condition=reviewing_done)
+    builder.add_edge(CODER, TESTER, condition=hand_draft_to_tester)
+    builder.set_entry_point(CODER)
+    builder.set_max_node_executions(2 * team.max_reviews + 1)  # drafts and reviews, max_reviews each; the tester
+    builder.set_graph_id(team.name)
+    return builder.build()
+
+
 class StrandsConversation:
     def __init__(self, spec: SystemSpec, model: ModelEndpoint, mcp: McpEndpoint, memory: MemoryStore) -> None:
         self.spec = spec
@@ -256,10 +324,16 @@ class StrandsConversation:
         self.guardrail = InputGuardrail(spec, self.model)
         self.specialists: list[Agent] = []
         self.orchestrator: Agent | None = None
+        self.team_members: list[Agent] = []
+        self.team: Graph | None = None
         self.route: str | None = None
 
     async def start(self) -> None:
         # Creating an agent connects its MCP client and lists its tools, blocking: off the event loop.
+        team = self.spec.code_team
+        for name in (CODER, REVIEWER, TESTER):
+            self.team_members.append(await asyncio.to_thread(self._member, team.member(name)))
+        self.team = _code_team_graph(team, *self.team_members)
         for agent in self.spec.specialists:
             self.specialists.append(await asyncio.to_thread(self._specialist, agent))
         delegates = [
@@ -289,25 +363,70 @@ class StrandsConversation:
         """An agent's session manager: the conversation's session in the store directory (see Persistence)."""
         return FileSessionManager(session_id=self.memory.conversation_id, storage_dir=self.memory.directory)
 
-    def _specialist(self, agent: AgentSpec) -> Agent:
-        tools = MCPClient(
+    def _mcp_tools(self, agent: AgentSpec) -> MCPClient:
+        return MCPClient(
             url=self.mcp.url,
             headers=self.mcp.headers,
             tool_filters={"allowed": list(agent.tools)},
             application_name="afbench",
         )
+
+    def _specialist(self, agent: AgentSpec) -> Agent:
+        tools: list[Any] = [self._mcp_tools(agent)]
+        if agent.name == self.spec.code_team.parent:
+            tools.append(self._code_team_tool())
         return Agent(
             model=self.model,
             system_prompt=agent.instructions,
             name=agent.name,
             agent_id=agent.name,
             description=agent.handoff_description,
-            tools=[tools],
+            tools=tools,
             conversation_manager=SlidingWindowConversationManager(),
             session_manager=self._session(),
             hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
             callback_handler=None,
         )
+
+    def _member(self, agent: AgentSpec) -> Agent:
+        """A code team member: a graph node, so no session manager (Graph agents cannot have one); fresh per
+        delegation (``_code_team`` resets the nodes), so there is nothing to persist."""
+        return Agent(
+            model=self.model,
+            system_prompt=agent.instructions,
+            name=agent.name,
+            agent_id=agent.name,
+            description=agent.handoff_description,
+            tools=[self._mcp_tools(agent)] if agent.tools else [],
+            conversation_manager=SlidingWindowConversationManager(),
+            hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
+            callback_handler=None,
+        )
+
+    def _code_team_tool(self) -> AgentTool:
+        team = self.spec.code_team
+
+        @tool(name=team.name, description=f"Hand the request to the {team.title}: {team.handoff_description}")
+        async def code_team(request: str) -> str:
+            """Run the code team on a programming request.
+
+            Args:
+                request: The programming request, word for word.
+            """
+            return await self._code_team(request)
+
+        return code_team
+
+    async def _code_team(self, request: str) -> str:
+        """One delegation: the team's graph from fresh members; the tester's answer is the tool's result."""
+        assert self.team is not None, "start() first"
+        for node in self.team.nodes.values():
+            node.reset_executor_state()  # each delegation starts its members from nothing
+        result = await self.team.invoke_async(request)
+        tested = result.results.get(TESTER)
+        if result.status != Status.COMPLETED or tested is None:
+            raise RuntimeError(f"the code team did not finish ({result.status.value}): no tester's answer")
+        return "\n".join(str(r) for r in tested.get_agent_results()).strip()
 
     def _delegated(self, event: AfterToolCallEvent) -> None:
         name = event.tool_use["name"]
@@ -318,7 +437,7 @@ class StrandsConversation:
         assert self.orchestrator is not None, "start() first"
         self.route = None
         self.guardrail.invocations = []
-        agents = [self.orchestrator, *self.specialists]
+        agents = [self.orchestrator, *self.specialists, *self.team_members]
         before = [len(agent.event_loop_metrics.agent_invocations) for agent in agents]
         result = await self.orchestrator.invoke_async(message)
         invocations = list(self.guardrail.invocations)
@@ -332,7 +451,7 @@ class StrandsConversation:
 
     async def aclose(self) -> None:
         try:
-            for specialist in self.specialists:
+            for specialist in [*self.specialists, *self.team_members]:
                 await asyncio.to_thread(specialist.cleanup)  # stops its MCP client (joins its thread)
         finally:
             await self.client.close()
