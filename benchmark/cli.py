@@ -1,6 +1,7 @@
 """``afbench``: run the benchmark (``run``), rebuild a run's reports (``report``), compare two runs
 (``compare``), set up the builds' environments (``envs``); every other command (``serve``, ``keys``,
-``usage``, ``loadtest``) is the MCP server's CLI, passed through unchanged."""
+``usage``, ``loadtest``) is the MCP server's CLI, passed through unchanged. ``afbench`` alone prints the help,
+``afbench --version`` the version."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from benchmark.records import RecordError
@@ -42,21 +44,62 @@ def _seconds(text: str) -> float:
     return value
 
 
+def afbench_version() -> str:
+    try:
+        return version("afbench")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed: pip install -e .)"
+
+
+def _run_epilog() -> str:
+    """What --frameworks and --model accept here: the builds in agents/ and the profiles in models.yaml."""
+    from benchmark.plugins import available_frameworks
+    from benchmark.profiles import ProfileError, load_profiles
+    from benchmark.tasks.loader import bundled_suites
+
+    try:
+        default, profiles = load_profiles()
+        listed = ", ".join(f"{name} (default)" if name == default else name for name in profiles)
+    except ProfileError as exc:
+        listed = f"none readable ({exc})"
+    return (
+        f"builds (--frameworks): {', '.join(available_frameworks())}\n"
+        f"model profiles (--model, benchmark/models.yaml): {listed}\n"
+        f"suites (--suite, tasks/): {', '.join(bundled_suites())}, or a suite YAML file\n\n"
+        "example: afbench run --frameworks all --suite core   (what make run runs)"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afbench",
         description="The afbench benchmark (run, report, compare) and MCP server (serve, keys, usage, loadtest).",
+        epilog="Start with 'afbench run' (the smoke suite on the vanilla build, offline) or 'afbench serve'. "
+        "Each command has its own --help.",
     )
+    parser.add_argument("--version", action="version", version=f"afbench {afbench_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="run frameworks on a task suite and write the reports")
+    run = sub.add_parser(
+        "run",
+        help="run frameworks on a task suite and write the reports",
+        description="Run builds on a task suite against a model, score every trial and write the reports "
+        "(report.md, report.html, summary.json) in the run directory.",
+        epilog=_run_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     run.add_argument("--frameworks", default=None, help="comma-separated builds, or 'all' (default: vanilla)")
-    run.add_argument("--suite", default=None, help="smoke, core, resilience or a suite YAML path (default: smoke)")
+    run.add_argument("--suite", default=None, help="a suite of tasks/ or a suite YAML path (default: smoke)")
     run.add_argument("--model", default=None, help="model profile from benchmark/models.yaml (default: scripted)")
     run.add_argument("--model-base-url", help="any OpenAI-compatible endpoint (with --model-name)")
     run.add_argument("--model-name", help="the model to ask for (overrides the profile's)")
     run.add_argument("--model-api-key-env", help="environment variable holding the endpoint's key")
-    run.add_argument("--repeats", type=_positive, default=1, help="runs of every task per framework (pass^k)")
+    run.add_argument(
+        "--repeats",
+        type=_positive,
+        default=1,
+        help="runs of every task per framework, for pass^k (default: %(default)s)",
+    )
     run.add_argument("--concurrency", type=_positive, default=None, help="trials at once (default 1)")
     run.add_argument("--timeout", type=_seconds, default=None, help="seconds per trial (default 300)")
     run.add_argument("--out", type=Path, help="run directory (default: results/<UTC timestamp>)")
@@ -65,11 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-progress", action="store_true", help="no progress display")
 
     report = sub.add_parser("report", help="rebuild summary.json, report.md and report.html from results.jsonl")
-    report.add_argument("run_dir", type=Path)
+    report.add_argument("run_dir", type=Path, help="a run directory (holding results.jsonl)")
 
     compare = sub.add_parser("compare", help="per-task differences between two runs")
-    compare.add_argument("run_a", type=Path)
-    compare.add_argument("run_b", type=Path)
+    compare.add_argument("run_a", type=Path, help="the first run directory (the baseline)")
+    compare.add_argument("run_b", type=Path, help="the second run directory, compared with the first")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
 
     envs = sub.add_parser("envs", help="the builds' own environments: list, sync, lock, outdated")
@@ -263,7 +306,10 @@ def _envs(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
-    if arguments and arguments[0] in SERVER_COMMANDS:
+    if not arguments:
+        build_parser().print_help()
+        return 0
+    if arguments[0] in SERVER_COMMANDS:
         from mcp_server.cli import main as server_main
 
         return server_main(arguments)

@@ -109,37 +109,54 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON {"<trial id>": {"kind": ..., "tool": ..., "nth": ..., "times": ...}}: inject faults into '
         "those trials' tool calls (for resilience benchmarks; see mcp_server/faults.py)",
     )
-    serve.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error", "critical"])
+    serve.add_argument(
+        "--log-level",
+        default="warning",
+        choices=["debug", "info", "warning", "error", "critical"],
+        help="what the server logs to stderr (default: %(default)s)",
+    )
 
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create a key; prints the raw key alone on the last line")
-    create.add_argument("--name", required=True)
-    create.add_argument("--per-minute", type=_positive)
-    create.add_argument("--per-day", type=_positive)
-    create.add_argument("--tool-limit", type=_tool_limit(_positive), action="append", default=[], metavar="TOOL=N")
+    create.add_argument("--name", required=True, help="the key's name: how usage, limits and logs refer to it")
+    create.add_argument("--per-minute", type=_positive, help="calls per minute, across tools (default: no limit)")
+    create.add_argument("--per-day", type=_positive, help="calls per UTC day, across tools (default: no limit)")
+    create.add_argument(
+        "--tool-limit",
+        type=_tool_limit(_positive),
+        action="append",
+        default=[],
+        metavar="TOOL=N",
+        help="calls per day of one tool; repeat for more tools (default: none)",
+    )
     create.add_argument("--tools", metavar="TOOL,TOOL", help=TOOLS_HELP)
     _add_db(create)
     listing = keys.add_parser("list", help="list keys and their limits")
-    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print the keys as JSON (default: a table)")
     _add_db(listing)
     revoke = keys.add_parser("revoke", help="revoke a key at once (open sessions too)")
-    revoke.add_argument("name")
+    revoke.add_argument("name", help="the key's name (afbench keys list)")
     _add_db(revoke)
     set_limit = keys.add_parser("set-limit", help="change a key's limits (0 removes a limit)")
-    set_limit.add_argument("name")
-    set_limit.add_argument("--per-minute", type=_limit_change)
-    set_limit.add_argument("--per-day", type=_limit_change)
+    set_limit.add_argument("name", help="the key's name (afbench keys list)")
+    set_limit.add_argument("--per-minute", type=_limit_change, help="new calls per minute (default: unchanged)")
+    set_limit.add_argument("--per-day", type=_limit_change, help="new calls per UTC day (default: unchanged)")
     set_limit.add_argument(
-        "--tool-limit", type=_tool_limit(_limit_change), action="append", default=[], metavar="TOOL=N"
+        "--tool-limit",
+        type=_tool_limit(_limit_change),
+        action="append",
+        default=[],
+        metavar="TOOL=N",
+        help="new calls per day of one tool; repeat for more tools (default: unchanged)",
     )
     set_limit.add_argument("--tools", metavar="TOOL,TOOL", help="replace the key's tool scope: " + TOOLS_HELP)
     set_limit.add_argument("--json", action="store_true", help="print the key as JSON")
     _add_db(set_limit)
 
     usage = sub.add_parser("usage", help="tool calls per key and tool, or one trial's calls in order")
-    usage.add_argument("--key")
-    usage.add_argument("--trial")
-    usage.add_argument("--json", action="store_true")
+    usage.add_argument("--key", help="only this key's calls (default: every key)")
+    usage.add_argument("--trial", help="one trial's calls, in the order they were made (default: totals per tool)")
+    usage.add_argument("--json", action="store_true", help="print JSON (default: a table)")
     _add_db(usage)
 
     add_loadtest_arguments(

@@ -561,10 +561,27 @@ def _bounded(low: int, high: int) -> Callable[[str], int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
-    parser.add_argument("--concurrency", type=_bounded(1, MAX_CONCURRENCY), default=8, help="client sessions at once")
-    parser.add_argument("--calls", type=_bounded(1, MAX_CALLS), default=2000, help="calls per run, across sessions")
-    parser.add_argument("--rounds", type=_bounded(1, MAX_ROUNDS), default=3, help="rounds; figures are medians")
-    parser.add_argument("--warmup", type=_bounded(0, MAX_WARMUP), default=10, help="calls per session before timing")
+    parser.add_argument(
+        "--concurrency",
+        type=_bounded(1, MAX_CONCURRENCY),
+        default=8,
+        help="client sessions at once (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--calls",
+        type=_bounded(1, MAX_CALLS),
+        default=2000,
+        help="calls per run, across sessions (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rounds", type=_bounded(1, MAX_ROUNDS), default=3, help="rounds; figures are medians (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_bounded(0, MAX_WARMUP),
+        default=10,
+        help="calls per session before timing (default: %(default)s)",
+    )
     parser.add_argument("--transports", type=_transports, default=TRANSPORTS, help="http,websocket (default both)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
 

@@ -25,8 +25,13 @@ class SuiteError(ValueError):
     """A suite file that cannot be used; the message says where and why."""
 
 
+def bundled_suites() -> list[str]:
+    """The suite names ``tasks/`` holds (``core`` is ``tasks/core.yaml``)."""
+    return sorted(p.stem for p in TASKS_DIR.glob("*.yaml"))
+
+
 def _known() -> str:
-    return ", ".join(sorted(p.stem for p in TASKS_DIR.glob("*.yaml")))
+    return ", ".join(bundled_suites())
 
 
 def suite_path(name_or_path: str | Path) -> Path:

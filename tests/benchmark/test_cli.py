@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmark.cli import main
+from benchmark.cli import build_parser, main
+from benchmark.plugins import available_frameworks
+from benchmark.profiles import load_profiles
+from mcp_server.cli import build_parser as server_parser
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +30,53 @@ def test_help_lists_benchmark_and_server_commands(capsys: pytest.CaptureFixture[
     text = capsys.readouterr().out
     for command in ("run", "report", "compare", "serve", "keys", "usage", "loadtest"):
         assert command in text
+
+
+def test_afbench_alone_prints_the_help_and_version_prints_the_projects_version(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main([]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("usage: afbench") and "afbench run" in text and "--version" in text
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert capsys.readouterr().out.strip() == f"afbench {project['project']['version']}"
+
+
+def _options(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> Iterator[tuple[str, argparse.Action]]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options(sub, (*path, name))
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction):
+            yield " ".join((*path, action.option_strings[0] if action.option_strings else action.dest)), action
+
+
+def test_every_option_of_every_command_has_help_that_gives_its_default() -> None:
+    """Both CLIs (the benchmark's and the server's, which ``afbench`` passes through): an option with a default
+    says it in its help, so nobody has to read the source to learn what happens when it is left out."""
+    missing, undefaulted = [], []
+    for parser in (build_parser(), server_parser()):
+        for where, action in _options(parser):
+            if not action.help:
+                missing.append(where)
+            elif action.default not in (None, False, [], argparse.SUPPRESS) and "default" not in action.help:
+                undefaulted.append(where)
+    assert missing == [] and undefaulted == []
+
+
+def test_run_help_lists_the_builds_profiles_and_suites(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    builds = next(line for line in text.splitlines() if line.startswith("builds"))
+    assert all(framework in builds for framework in available_frameworks())
+    profiles = next(line for line in text.splitlines() if line.startswith("model profiles"))
+    default, known = load_profiles()
+    assert f"{default} (default)" in profiles and all(name in profiles for name in known)
+    assert "smoke" in text and "core" in text and "resilience" in text
 
 
 def test_server_commands_are_passed_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
