@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,6 +78,18 @@ def test_run_help_lists_the_builds_profiles_and_suites(capsys: pytest.CaptureFix
     default, known = load_profiles()
     assert f"{default} (default)" in profiles and all(name in profiles for name in known)
     assert "smoke" in text and "core" in text and "resilience" in text
+
+
+def test_the_readme_says_once_how_to_activate_and_then_calls_every_command_by_name() -> None:
+    """One command style: after the activation section, shell snippets call ``afbench``/``python`` by name,
+    never ``.venv/bin/...`` (which works only from the checkout); activation lines name the venv's script."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.count("**Every other command in this README runs in the project's environment.**") == 1
+    shell = "\n".join(re.findall(r"```bash[^\n]*\n(.*?)```", text, re.S))
+    commands = [line.split("#")[0] for line in shell.splitlines()]
+    assert not [line for line in commands if ".venv/bin/" in line and "/activate" not in line]
+    assert any(line.startswith("source .venv/bin/activate") for line in commands)
+    assert any(line.startswith("afbench run") for line in commands)
 
 
 def test_server_commands_are_passed_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
