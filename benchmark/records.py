@@ -108,6 +108,7 @@ class ToolCall(_Record):
     error_code: str | None = None
     latency_ms: float | None = None
     fault: str | None = Field(default=None, description="The kind of fault the server injected into this call.")
+    started_at: float | None = Field(default=None, description="Unix time the call reached the server.")
 
 
 class CheckResult(_Record):

@@ -171,6 +171,21 @@ class Observed:
     def calls(self) -> list[ToolCallOut]:
         return [ToolCallOut(c["id"], c["name"], c["arguments"]) for _, c in sorted(self.tool_calls.items())]
 
+    def feed_sse(self, chunk: bytes) -> None:
+        """Every ``data:`` object of a piece of an SSE stream (a stream's bytes as they were handed on)."""
+        for line in chunk.decode("utf-8", errors="replace").splitlines():
+            data = sse_data(line)
+            if data is not None:
+                self.feed_chunk(data)
+
+    def as_completion(self) -> dict[str, Any]:
+        """What was observed as one ``chat.completion`` body's essentials: the message, finish reason, usage."""
+        message: dict[str, Any] = {"role": "assistant", "content": self.content or None}
+        if self.tool_calls:
+            message["tool_calls"] = [_tool_call_dict(call) for call in self.calls()]
+        choice = {"index": 0, "message": message, "finish_reason": self.finish_reason}
+        return {"object": "chat.completion", "choices": [choice], "usage": self.usage}
+
     def reported_usage(self) -> Usage | None:
         usage = self.usage or {}
         prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")

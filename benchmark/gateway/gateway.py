@@ -10,6 +10,9 @@ Routes (each also under ``/t/<trial-id>`` so every call is attributed to its tri
 - ``GET /healthz``.
 
 A trial-prefixed call for a trial nobody registered gets a 404, so a mistyped trial id cannot pass unnoticed.
+Every record keeps the call's request and response bodies (``CallRecord.trace``, each cut at
+``trace_cap_bytes``; a stream's reply as reassembled from the chunks the client was handed), which the runner
+writes to each trial's trace.
 
 A trial whose task carries a model fault (``task.fault.model``) has exactly one of its calls broken: the
 ``nth`` call of the fault's role, counted as :mod:`benchmark.gateway.fault_plan` says (a retry, an identical
@@ -42,12 +45,12 @@ from starlette.routing import Route
 
 from benchmark.gateway.backend import Backend, Call, JsonReply, StreamReply
 from benchmark.gateway.chat_request import ChatRequest, parse_chat_request
-from benchmark.gateway.completions import Delivery, Usage
+from benchmark.gateway.completions import Delivery, Observed, Usage
 from benchmark.gateway.errors import NO_RETRY, GatewayError, error_body, invalid
 from benchmark.gateway.fault_plan import HTTP_ERROR_KINDS, FaultPlan, Injection
 from benchmark.gateway.faulty_replies import FaultContext, NotApplicable, faulty, read_reply, serve
 from benchmark.gateway.flights import CANCEL_WAIT_S, Flight, Flights, Queue, TrialEnded
-from benchmark.gateway.records import CLIENT_CLOSED, CallLog, CallRecord, Recorder
+from benchmark.gateway.records import CLIENT_CLOSED, TRACE_CAP_BYTES, CallLog, CallRecord, Recorder
 from benchmark.gateway.scripted_backend import SCRIPTED_MODEL
 from benchmark.gateway.tokens import completion_tokens, prompt_tokens
 from benchmark.gateway.transport_faults import RESET_MESSAGE, http_error, no_answer, reset_connection, stalled
@@ -71,13 +74,14 @@ class Gateway:
         record_path: Path | None = None,
         access_key: str | None = None,
         spec: SystemSpec | None = None,
+        trace_cap_bytes: int = TRACE_CAP_BYTES,
     ) -> None:
         self.backend = backend
         self.spec = spec  # the system the roles are recognised in (faults count a role's calls); None: default
         self.faults = FaultPlan(spec)
         self.models = list(models) or [SCRIPTED_MODEL if backend.kind == "scripted" else "default"]
         self.access_key = access_key
-        self.log = CallLog(record_path)
+        self.log = CallLog(record_path, trace_cap_bytes)
         self._trials: dict[str, Task] = {}
         self._lock = threading.Lock()
         self._flights = Flights()  # touched on the serving loop only
@@ -213,6 +217,7 @@ class Gateway:
             self._check_key(request)
             trial_id, task = self._trial(request)
             chat = parse_chat_request(await self._body(request))
+            record.request_body = chat.body
             _describe(record, chat)
             injection = self.faults.decide(trial_id, task, chat.body) if trial_id and task else None
             call = Call(chat, trial_id, task, record)
@@ -223,23 +228,27 @@ class Gateway:
             reply = await flight.serve(self._answer(call, injection, request))
         except TrialEnded:
             record.trial_ended()
-            self._land(flight)
             message = "the trial ended while this call was open"
-            return JSONResponse(error_body(message, "trial_ended"), status_code=CLIENT_CLOSED, headers=NO_RETRY)
+            record.response_body = error_body(message, "trial_ended")
+            self._land(flight)
+            return JSONResponse(record.response_body, status_code=CLIENT_CLOSED, headers=NO_RETRY)
         except GatewayError as exc:
             record.fail(exc.status, exc.message)
+            record.response_body = exc.body()
             self._land(flight)
-            return JSONResponse(exc.body(), status_code=exc.status)
+            return JSONResponse(record.response_body, status_code=exc.status)
         except Exception:
             log.exception("gateway backend %s failed", self.backend.kind)
             message = f"the gateway's {self.backend.kind} backend failed unexpectedly; the failure was logged"
             record.fail(500, message)
+            record.response_body = error_body(message, "server_error")
             self._land(flight)
-            return JSONResponse(error_body(message, "server_error"), status_code=500)
+            return JSONResponse(record.response_body, status_code=500)
         if isinstance(reply, JsonReply):
             if reply.status >= 400 and record.error is None:
                 record.fail(reply.status, json.dumps(reply.body)[:300])
             record.status = reply.status
+            record.response_body = reply.body
             self._land(flight)
             return JSONResponse(reply.body, status_code=reply.status, headers=dict(reply.headers))
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -289,11 +298,13 @@ class Gateway:
 
     async def _relay(self, flight: Flight, chunks: Queue, chat: ChatRequest) -> AsyncIterator[bytes]:
         """Hand the stream's chunks to the client as they arrive, then record how the stream ended."""
-        record, delivery = flight.record, Delivery(chat.include_usage)
+        record, delivery, handed = flight.record, Delivery(chat.include_usage), Observed()
+        record.response_streamed = True
         drained = False
         try:
             while (chunk := await chunks.get()) is not None:
                 delivery.feed(chunk)  # before the yield: a client that leaves right after it still got it
+                handed.feed_sse(chunk)
                 yield chunk
             drained = True
             if flight.ended and not delivery.complete:
@@ -312,6 +323,7 @@ class Gateway:
                     record.trial_ended()
                 else:
                     record.cut("client_closed", CLIENT_CLOSED, "the client closed the stream before its reply ended")
+            record.response_body = handed.as_completion()  # what the client was handed, however it ended
             self._land(flight)
 
     def _land(self, flight: Flight) -> None:

@@ -8,7 +8,9 @@ Time is split so that scoring can charge each part to whoever spent it: ``latenc
 (the final attempt, from its request to its last byte), ``retry_wait_s`` the back-off slept between
 attempts, and each failed attempt's duration is in its :class:`InfraEvent`. A reply that did not arrive
 whole says why in ``cut_off`` and keeps what had arrived. A call the gateway broke on purpose (the trial's
-task carries a model fault) says which fault in ``fault``.
+task carries a model fault) says which fault in ``fault``. Each record keeps what went over the wire in
+``trace``: the request body and the response body (a stream's reply reassembled), each cut at a cap that the
+trace records, so a run can show what every framework sent and got.
 """
 
 from __future__ import annotations
@@ -59,6 +61,37 @@ class CallError(_Frozen):
     message: str
 
 
+TRACE_CAP_BYTES = 256 * 1024  # per body: a request with a long history is ~100 KB; a runaway one is cut
+
+
+class TraceBody(_Frozen):
+    """One HTTP body of a call as the trace keeps it: the JSON itself within the cap, else the start of its text."""
+
+    value: Any = Field(default=None, description="The body, decoded; None when cut.")
+    text: str | None = Field(default=None, description="The first cap_bytes of the body's JSON text, when cut.")
+    bytes: int = Field(description="The size of the whole body as JSON text (UTF-8).")
+    truncated: bool = False
+
+    @classmethod
+    def of(cls, body: Any, cap_bytes: int) -> TraceBody:
+        text = json.dumps(body, ensure_ascii=False)
+        size = len(text.encode("utf-8"))
+        if size <= cap_bytes:
+            return cls(value=body, bytes=size)
+        head = text.encode("utf-8")[:cap_bytes].decode("utf-8", errors="ignore")
+        return cls(text=head, bytes=size, truncated=True)
+
+
+class CallTrace(_Frozen):
+    """What went over the wire in one call: the request the framework sent and the response it was given (a
+    stream's reassembled from the chunks the client was handed), each cut at ``cap_bytes``."""
+
+    cap_bytes: int
+    request: TraceBody | None = Field(default=None, description="None: the body never arrived or was no JSON.")
+    response: TraceBody | None = Field(default=None, description="None: nothing was answered (a dropped call).")
+    streamed: bool = Field(default=False, description="The response was a stream, reassembled chunk by chunk.")
+
+
 class CallRecord(_Frozen):
     trial_id: str | None
     sequence: int = Field(description="1-based order of arrival within the trial.")
@@ -96,6 +129,7 @@ class CallRecord(_Frozen):
         default=None,
         description="The fault the gateway injected into this call (the trial's task asked for it); None: none.",
     )
+    trace: CallTrace | None = Field(default=None, description="The request and response bodies, size-capped.")
 
     @property
     def infrastructure_error(self) -> bool:
@@ -141,6 +175,10 @@ class Recorder:
     cut_off: CutOff | None = None
     fault: ModelFaultKind | None = None
     sealed: bool = False
+    trace_cap_bytes: int = TRACE_CAP_BYTES
+    request_body: Any = None  # the request as parsed, for the trace
+    response_body: Any = None  # the JSON answered, or a stream's reply reassembled (response_streamed)
+    response_streamed: bool = False
 
     def set_reply(self, content: str | None, calls: list[ToolCallOut], finish_reason: str | None) -> None:
         self.content = content
@@ -204,13 +242,21 @@ class Recorder:
             content=self.content,
             cut_off=self.cut_off,
             fault=self.fault,
+            trace=self._trace(),
         )
+
+    def _trace(self) -> CallTrace:
+        cap = self.trace_cap_bytes
+        request = TraceBody.of(self.request_body, cap) if self.request_body is not None else None
+        response = TraceBody.of(self.response_body, cap) if self.response_body is not None else None
+        return CallTrace(cap_bytes=cap, request=request, response=response, streamed=self.response_streamed)
 
 
 class CallLog:
     """Every call's record, by trial; optionally mirrored to a JSONL file (one record per line)."""
 
-    def __init__(self, jsonl_path: Path | None = None) -> None:
+    def __init__(self, jsonl_path: Path | None = None, trace_cap_bytes: int = TRACE_CAP_BYTES) -> None:
+        self.trace_cap_bytes = trace_cap_bytes
         self._lock = threading.Lock()
         self._records: dict[str | None, list[CallRecord]] = {}
         self._sequences: dict[str | None, int] = {}
@@ -222,7 +268,9 @@ class CallLog:
         with self._lock:
             sequence = self._sequences.get(trial_id, 0) + 1
             self._sequences[trial_id] = sequence
-            recorder = Recorder(trial_id=trial_id, sequence=sequence, backend=backend)
+            recorder = Recorder(
+                trial_id=trial_id, sequence=sequence, backend=backend, trace_cap_bytes=self.trace_cap_bytes
+            )
             self._open.setdefault(trial_id, {})[sequence] = recorder
         return recorder
 

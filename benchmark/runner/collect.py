@@ -36,6 +36,7 @@ def tool_calls(rows: Sequence[dict[str, Any]], turns: Sequence[TurnOutcome]) -> 
                 error_code=row.get("error_code"),
                 latency_ms=row.get("latency_ms"),
                 fault=row.get("fault"),
+                started_at=row.get("started_at"),
             )
         )
     return calls

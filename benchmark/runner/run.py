@@ -44,6 +44,7 @@ from benchmark.runner.plan import PlannedTrial, plan_trials, write_fault_plan
 from benchmark.runner.progress import RunProgress
 from benchmark.runner.protocol import Endpoint, Memory, TrialReport, TrialRequest
 from benchmark.runner.run_lock import RunLocked, run_lock
+from benchmark.runner.traces import write_trace
 from benchmark.runner.worker_client import BuildLoadError, WorkerCrashed, WorkerError, WorkerProcess, WorkerTimeout
 from benchmark.system import default_spec
 from benchmark.tasks import Suite, load_suite, suite_path, suite_yaml
@@ -407,4 +408,6 @@ class _Session:
             cut_short=cut_short,
             timed_out=timed_out,
         )
-        return record.model_copy(update={"worker_pids": pids}), current
+        record = record.model_copy(update={"worker_pids": pids})
+        await asyncio.to_thread(write_trace, self.run_dir, record, calls)
+        return record, current
