@@ -1,5 +1,6 @@
 """``afbench``: run the benchmark (``run``), rebuild a run's reports (``report``), compare two runs
-(``compare``), set up the builds' environments (``envs``); every other command (``serve``, ``keys``,
+(``compare``), export a run's traces as OpenTelemetry spans (``export``), set up the builds' environments
+(``envs``); every other command (``serve``, ``keys``,
 ``usage``, ``loadtest``) is the MCP server's CLI, passed through unchanged. ``afbench`` alone prints the help,
 ``afbench --version`` the version."""
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from benchmark.records import RecordError
 
-BENCH_COMMANDS = ("run", "report", "compare", "envs")
+BENCH_COMMANDS = ("run", "report", "compare", "export", "envs")
 SERVER_COMMANDS = {
     "serve": "run the MCP server",
     "keys": "manage API keys",
@@ -114,6 +115,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=Path, help="the first run directory (the baseline)")
     compare.add_argument("run_b", type=Path, help="the second run directory, compared with the first")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    export = sub.add_parser(
+        "export", help="a run's traces as OpenTelemetry spans (OTLP/JSON, GenAI semantic conventions)"
+    )
+    export.add_argument("run_dir", type=Path, help="a run directory (holding results.jsonl and traces/)")
+    export.add_argument(
+        "--out", type=Path, default=None, help="the OTLP/JSON file to write (default: RUN/traces.otlp.json)"
+    )
 
     envs = sub.add_parser("envs", help="the builds' own environments: list, sync, lock, outdated")
     envs.add_argument(
@@ -294,6 +303,18 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from benchmark.report.otlp import export_otlp
+
+    try:
+        path = export_otlp(args.run_dir, args.out)
+    except RecordError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
 def _envs(args: argparse.Namespace) -> int:
     from benchmark.env_setup import EnvSetupError, command
 
@@ -314,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return server_main(arguments)
     args = build_parser().parse_args(arguments)
-    handlers = {"run": _run, "report": _report, "compare": _compare, "envs": _envs}
+    handlers = {"run": _run, "report": _report, "compare": _compare, "export": _export, "envs": _envs}
     return handlers[args.command](args)
 
 
