@@ -74,7 +74,8 @@ def _run_epilog() -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afbench",
-        description="The afbench benchmark (run, report, compare) and MCP server (serve, keys, usage, loadtest).",
+        description="The afbench benchmark (run, report, compare, export, envs) and MCP server "
+        "(serve, keys, usage, loadtest).",
         epilog="Start with 'afbench run' (the smoke suite on the vanilla build, offline) or 'afbench serve'. "
         "Each command has its own --help.",
     )
