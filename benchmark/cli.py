@@ -71,6 +71,16 @@ def _run_epilog() -> str:
     )
 
 
+def _money(text: str) -> float:
+    try:
+        value = float(text.removeprefix("$"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afbench",
@@ -105,7 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--concurrency", type=_positive, default=None, help="trials at once (default 1)")
     run.add_argument("--timeout", type=_seconds, default=None, help="seconds per trial (default 300)")
     run.add_argument("--out", type=Path, help="run directory (default: results/<UTC timestamp>)")
-    run.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted run in DIR")
+    run.add_argument("--resume", type=Path, metavar="DIR", help="continue an interrupted (or stopped) run in DIR")
+    run.add_argument(
+        "--max-tokens",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="stop cleanly (resumable) once the run's trials used N tokens, input and output (default: no limit)",
+    )
+    run.add_argument(
+        "--max-cost",
+        type=_money,
+        default=None,
+        metavar="USD",
+        help="stop cleanly (resumable) once the run cost USD, at the profile's prices (default: no limit)",
+    )
     run.add_argument("--agents-dir", type=Path, help="plugin folder of builds (default: the repository's agents/)")
     run.add_argument("--no-progress", action="store_true", help="no progress display")
 
@@ -192,7 +216,8 @@ def _run(args: argparse.Namespace) -> int:
             if conflicts:
                 raise RunError(
                     f"--resume continues {args.resume} as it was planned (run.json): {', '.join(conflicts)} cannot "
-                    "change it; only --concurrency, --timeout and --no-progress apply to a resumed run"
+                    "change it; only --concurrency, --timeout, --max-tokens, --max-cost and --no-progress apply to a "
+                    "resumed run"
                 )
             outcome = asyncio.run(
                 resume_benchmark(
@@ -200,6 +225,8 @@ def _run(args: argparse.Namespace) -> int:
                     progress=not args.no_progress,
                     concurrency=args.concurrency,
                     timeout_s=args.timeout,
+                    max_tokens=args.max_tokens,
+                    max_cost_usd=args.max_cost,
                     on_start=lambda path: _announce(path, resumed=True),
                 )
             )
@@ -227,6 +254,8 @@ def _run(args: argparse.Namespace) -> int:
                 timeout_s=args.timeout or DEFAULT_TIMEOUT_S,
                 out_dir=run_dir,
                 agents_dir=args.agents_dir,
+                max_tokens=args.max_tokens,
+                max_cost_usd=args.max_cost,
             )
             outcome = asyncio.run(
                 run_benchmark(
@@ -242,6 +271,9 @@ def _run(args: argparse.Namespace) -> int:
         )
         return 130
     _print_outcome(outcome.run_dir)
+    if outcome.stopped is not None:
+        print(f"stopped: {outcome.stopped} (afbench run --resume {outcome.run_dir})", file=sys.stderr)
+        return 3
     trials = outcome.trials
     if trials and all(t.status == "infra_error" for t in trials):
         first = trials[0].infra_error or "see the logs"

@@ -234,6 +234,11 @@ class RunInfo(_Record):
         default_factory=dict,
         description="Each build's environment as last synced: distributions, size_mb, install_s (warm cache).",
     )
+    max_tokens: int | None = Field(default=None, description="--max-tokens: the run's token budget; None: none.")
+    max_cost_usd: float | None = Field(default=None, description="--max-cost: the run's budget in USD; None: none.")
+    stopped: str | None = Field(
+        default=None, description="Why the last invocation stopped before the plan was done (its budget); None: not."
+    )
 
 
 class RecordError(ValueError):

@@ -101,6 +101,8 @@ def render_markdown(summary: dict[str, Any]) -> str:
     ]
     if totals["cost_usd"] is not None:
         out.append(f"- Cost: {money(totals['cost_usd'])} in all")
+    if run.get("stopped"):
+        out.append(f"- **Stopped early**: {run['stopped']}")
     board = leaderboard(summary)
     out += ["", "## Leaderboard", "", summary["leaderboard"]["rule"], ""]
     if board.rows:

@@ -234,6 +234,8 @@ def render_html(summary: dict[str, Any], trials: Sequence[TrialRecord]) -> str:
     ]
     if totals["cost_usd"] is not None:
         meta.append(f"Cost: {money(totals['cost_usd'])}")
+    if run.get("stopped"):
+        meta.append(f"Stopped early: {escape(run['stopped'])}")
     failures = "".join(_failure(f) for f in summary["failures"])
     infra = "".join(
         f"<li><code>{escape(e['trial_id'])}</code>: {escape(str(e['reason']))}</li>" for e in summary["infra_errors"]

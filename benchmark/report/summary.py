@@ -67,6 +67,9 @@ def build_summary(info: RunInfo, trials: Sequence[TrialRecord]) -> dict[str, Any
             "versions": info.versions,
             "setup": info.setup,
             "machine": info.machine,
+            "max_tokens": info.max_tokens,
+            "max_cost_usd": info.max_cost_usd,
+            "stopped": info.stopped,
         },
         "leaderboard": {
             "rule": rule(ranking.tie_break),

@@ -36,6 +36,7 @@ from benchmark.records import (
     write_run_info,
 )
 from benchmark.report import ReportPaths, write_reports
+from benchmark.runner.budget import Budget, BudgetError
 from benchmark.runner.collect import merged_report, trial_record
 from benchmark.runner.environment import build_loc, machine, setup_costs, versions
 from benchmark.runner.mcp_process import McpServer, McpServerError
@@ -69,6 +70,8 @@ class RunRequest:
     timeout_s: float = DEFAULT_TIMEOUT_S
     out_dir: Path | None = None
     agents_dir: Path | None = None
+    max_tokens: int | None = None  # the run's budget (benchmark/runner/budget.py); None: none
+    max_cost_usd: float | None = None
 
 
 @dataclass
@@ -76,6 +79,7 @@ class RunOutcome:
     run_dir: Path
     reports: ReportPaths
     trials: list[TrialRecord] = field(default_factory=list)
+    stopped: str | None = None  # why the run stopped before its plan was done (the budget); None: it did not
 
 
 def utc_stamp() -> str:
@@ -120,6 +124,7 @@ async def run_benchmark(request: RunRequest, *, progress: bool = True, on_start:
         raise RunError("--repeats and --concurrency must be at least 1 and --timeout positive")
     suite_file = suite_path(request.suite)
     suite = load_suite(suite_file)
+    _check_budget(request.profile, request.max_tokens, request.max_cost_usd)
     await _preflight(request.profile)
     _check_envs(request.frameworks, request.agents_dir)
     run_dir = request.out_dir or default_out_dir()
@@ -156,6 +161,8 @@ async def _start(run_dir: Path, request: RunRequest, suite: Suite, progress: boo
         machine=machine(),
         loc=build_loc({name: folder / f"{name}.py" for name in request.frameworks}),
         setup=setup_costs(in_envs),
+        max_tokens=request.max_tokens,
+        max_cost_usd=request.max_cost_usd,
     )
     write_run_info(run_dir, info)
     return await _execute(run_dir, info, progress)
@@ -167,11 +174,16 @@ async def resume_benchmark(
     progress: bool = True,
     concurrency: int | None = None,
     timeout_s: float | None = None,
+    max_tokens: int | None = None,
+    max_cost_usd: float | None = None,
     on_start: OnStart | None = None,
 ) -> RunOutcome:
-    """Go on with an interrupted run: only trials without a complete result line are run."""
+    """Go on with an interrupted run (or one its budget stopped): only trials without a complete result line are
+    run. A budget given here replaces the run's."""
     info = read_run_info(run_dir)
-    await _preflight(ModelProfile.from_info(info.model))
+    profile = ModelProfile.from_info(info.model)
+    _check_budget(profile, max_tokens, max_cost_usd)
+    await _preflight(profile)
     _check_envs(info.frameworks, Path(info.agents_dir) if info.agents_dir else None)
     with _locked(run_dir):
         if on_start is not None:
@@ -181,10 +193,21 @@ async def resume_benchmark(
             changes["concurrency"] = concurrency
         if timeout_s is not None:
             changes["timeout_s"] = timeout_s
+        if max_tokens is not None:
+            changes["max_tokens"] = max_tokens
+        if max_cost_usd is not None:
+            changes["max_cost_usd"] = max_cost_usd
         if changes:
             info = info.model_copy(update=changes)
             write_run_info(run_dir, info)
         return await _execute(run_dir, info, progress)
+
+
+def _check_budget(profile: ModelProfile, max_tokens: int | None, max_cost_usd: float | None) -> None:
+    try:
+        Budget.for_run(profile, max_tokens, max_cost_usd, [])
+    except BudgetError as exc:
+        raise RunError(f"{exc}; nothing was run") from None
 
 
 def _check_envs(frameworks: Sequence[str], agents_dir: Path | None) -> None:
@@ -228,21 +251,37 @@ async def _execute(run_dir: Path, info: RunInfo, progress: bool) -> RunOutcome:
     done = prune_for_resume(results)
     finished = {record.trial_id for record in done}
     pending = [trial for trial in plan if trial.trial_id not in finished]
-    if pending:
+    budget = Budget.for_run(profile, info.max_tokens, info.max_cost_usd, done)
+    stopped = budget.reached() if pending else None
+    if pending and stopped is None:
         # The whole plan's tool faults, rewritten on every invocation from the same suite copy: the same file.
         fault_plan = write_fault_plan(run_dir / FAULT_PLAN, plan)
         totals = Counter(trial.framework for trial in plan)
         with RunProgress({name: totals[name] for name in info.frameworks}, done, enabled=progress) as bar:
-            await _Session(run_dir, info, profile, bar, fault_plan).run(pending)
-    return RunOutcome(run_dir, write_reports(run_dir), read_trials(results))
+            session = _Session(run_dir, info, profile, bar, fault_plan, budget)
+            await session.run(pending)
+            stopped = session.stopped
+    if stopped is not None:
+        left = len(plan) - len(read_trials(results))
+        stopped = f"{stopped}: {left} of {len(plan)} trials not run; continue with --resume and a larger budget"
+    write_run_info(run_dir, info.model_copy(update={"stopped": stopped}))
+    return RunOutcome(run_dir, write_reports(run_dir), read_trials(results), stopped)
 
 
 class _Session:
     """One invocation's services (server, key, gateway) and its worker lanes."""
 
     def __init__(
-        self, run_dir: Path, info: RunInfo, profile: ModelProfile, bar: RunProgress, fault_plan: Path | None
+        self,
+        run_dir: Path,
+        info: RunInfo,
+        profile: ModelProfile,
+        bar: RunProgress,
+        fault_plan: Path | None,
+        budget: Budget,
     ) -> None:
+        self.budget = budget
+        self.stopped: str | None = None  # the budget ran out: no lane starts another trial
         self.run_dir = run_dir
         self.info = info
         self.profile = profile
@@ -276,6 +315,9 @@ class _Session:
         worker: WorkerProcess | None = None
         try:
             while queue:
+                self.stopped = self.stopped or self.budget.reached()
+                if self.stopped is not None:
+                    break
                 planned = queue.popleft()
                 if worker is not None and (worker.framework != planned.framework or not worker.alive):
                     await worker.close()
@@ -307,6 +349,7 @@ class _Session:
                         update={"status": "infra_error", "infra_error": "the MCP server stopped during the trial"}
                     )
                 append_trial(self.results, record)
+                self.budget.add(record)
                 self.bar.trial_done(record)
                 if not self.server.alive:
                     raise RunError(f"the MCP server stopped; see {self.server.log_path}")

@@ -196,7 +196,7 @@ def test_resume_refuses_options_that_would_change_the_plan(
 ) -> None:
     assert main(["run", "--resume", str(tmp_path), *option, "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert option[0] in err and "only --concurrency, --timeout and --no-progress" in err
+    assert option[0] in err and "only --concurrency, --timeout, --max-tokens, --max-cost and --no-progress" in err
 
 
 def test_a_suite_file_name_is_found_in_tasks(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
