@@ -28,6 +28,14 @@ $(STAMP): pyproject.toml package-lock.json
 			echo "warning: could not install bubblewrap; run_python will run under rlimits only" >&2; \
 		else echo "warning: bwrap not on PATH (apt-get install bubblewrap); run_python runs under rlimits only" >&2; fi; \
 	fi
+	@# Chromium for the afbench view tests (Playwright drives it; it never downloads a browser of its own).
+	@if ! command -v chromium >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get install -y -q chromium >/dev/null 2>&1 || \
+			 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
+			echo "warning: could not install chromium; the afbench view browser tests will skip" >&2; \
+		else echo "warning: chromium not on PATH (apt-get install chromium); the view browser tests skip" >&2; fi; \
+	fi
 	touch $(STAMP)
 
 install: $(STAMP)

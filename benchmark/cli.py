@@ -1,5 +1,6 @@
 """``afbench``: run the benchmark (``run``), rebuild a run's reports (``report``), compare two runs
-(``compare``), export a run's traces as OpenTelemetry spans (``export``), set up the builds' environments
+(``compare``), look into runs in the browser (``view``), export a run's traces as OpenTelemetry spans
+(``export``), set up the builds' environments
 (``envs``); every other command (``serve``, ``keys``,
 ``usage``, ``loadtest``) is the MCP server's CLI, passed through unchanged. ``afbench`` alone prints the help,
 ``afbench --version`` the version."""
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from benchmark.records import RecordError
 
-BENCH_COMMANDS = ("run", "report", "compare", "export", "envs")
+BENCH_COMMANDS = ("run", "report", "compare", "view", "export", "envs")
 SERVER_COMMANDS = {
     "serve": "run the MCP server",
     "keys": "manage API keys",
@@ -71,6 +72,16 @@ def _run_epilog() -> str:
     )
 
 
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, got {value}")
+    return value
+
+
 def _money(text: str) -> float:
     try:
         value = float(text.removeprefix("$"))
@@ -84,7 +95,7 @@ def _money(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="afbench",
-        description="The afbench benchmark (run, report, compare, export, envs) and MCP server "
+        description="The afbench benchmark (run, report, compare, view, export, envs) and MCP server "
         "(serve, keys, usage, loadtest).",
         epilog="Start with 'afbench run' (the smoke suite on the vanilla build, offline) or 'afbench serve'. "
         "Each command has its own --help.",
@@ -140,6 +151,13 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("run_a", type=Path, help="the first run directory (the baseline)")
     compare.add_argument("run_b", type=Path, help="the second run directory, compared with the first")
     compare.add_argument("--json", action="store_true", help="print the comparison as JSON")
+
+    view = sub.add_parser("view", help="look into runs in the browser: matrix, trial timelines, side by side")
+    view.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN", help="one or more run directories")
+    view.add_argument("--host", default="127.0.0.1", help="loopback address to serve on (default: %(default)s)")
+    view.add_argument(
+        "--port", type=_port, default=7575, help="port to serve on; 0 picks a free one (default: %(default)s)"
+    )
 
     export = sub.add_parser(
         "export", help="a run's traces as OpenTelemetry spans (OTLP/JSON, GenAI semantic conventions)"
@@ -336,6 +354,17 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _view(args: argparse.Namespace) -> int:
+    from benchmark.view.app import serve
+
+    try:
+        serve(args.run_dirs, host=args.host, port=args.port)
+    except (RecordError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from benchmark.report.otlp import export_otlp
 
@@ -368,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return server_main(arguments)
     args = build_parser().parse_args(arguments)
-    handlers = {"run": _run, "report": _report, "compare": _compare, "export": _export, "envs": _envs}
+    handlers = {"run": _run, "report": _report, "compare": _compare, "view": _view, "export": _export, "envs": _envs}
     return handlers[args.command](args)
 
 
