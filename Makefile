@@ -10,6 +10,18 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: install envs lock outdated test lint typecheck unit data clean
 
+# $(call apt_install,COMMAND,PACKAGE,WHAT HAPPENS WITHOUT IT): the Debian package unless COMMAND is on PATH, where
+# we are root and apt exists; otherwise a warning (no commas in the last argument).
+define apt_install
+	@if ! command -v $(1) >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			(apt-get install -y -q $(2) >/dev/null 2>&1 || \
+			 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(2) >/dev/null 2>&1)) || \
+			echo "warning: could not install $(2); $(3)" >&2; \
+		else echo "warning: $(1) not on PATH (apt-get install $(2)); $(3)" >&2; fi; \
+	fi
+endef
+
 $(STAMP): pyproject.toml package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -20,22 +32,10 @@ $(STAMP): pyproject.toml package-lock.json
 	@if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --silent; \
 	else echo "warning: npm not on PATH; Node test tools not installed, their end-to-end tests will skip" >&2; fi
 	@# bubblewrap (bwrap) gives run_python its namespaces (no network, no host files); without it the tool runs
-	@# under rlimits only and its namespace tests skip. Installed with apt where we are root and apt exists.
-	@if ! command -v bwrap >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			(apt-get install -y -q bubblewrap >/dev/null 2>&1 || \
-			 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q bubblewrap >/dev/null 2>&1)) || \
-			echo "warning: could not install bubblewrap; run_python will run under rlimits only" >&2; \
-		else echo "warning: bwrap not on PATH (apt-get install bubblewrap); run_python runs under rlimits only" >&2; fi; \
-	fi
-	@# Chromium for the afbench view tests (Playwright drives it; it never downloads a browser of its own).
-	@if ! command -v chromium >/dev/null 2>&1; then \
-		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-			(apt-get install -y -q chromium >/dev/null 2>&1 || \
-			 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1)) || \
-			echo "warning: could not install chromium; the afbench view browser tests will skip" >&2; \
-		else echo "warning: chromium not on PATH (apt-get install chromium); the view browser tests skip" >&2; fi; \
-	fi
+	@# under rlimits only and its namespace tests skip. Chromium is the browser the afbench view tests drive with
+	@# Playwright (which never downloads one of its own); without it they skip. Both from apt where we are root.
+	$(call apt_install,bwrap,bubblewrap,run_python runs under rlimits only)
+	$(call apt_install,chromium,chromium,the afbench view browser tests skip)
 	touch $(STAMP)
 
 install: $(STAMP)
