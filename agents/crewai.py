@@ -315,13 +315,13 @@ def code_team_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) ->
             if not state.review:
                 state.draft = await answer(CODER, state.request)
                 return
-            handed = f"Request:\n{state.request}\n\nYour draft:\n{state.draft}\n\nReview:\n{state.review}"
+            handed = team.for_revision(state.request, state.draft, state.review)
             state.draft = await answer(CODER, handed)
 
         @router(write_draft)
         async def review_draft(self) -> str:
             state = self.state
-            state.review = await answer(REVIEWER, f"Request:\n{state.request}\n\nLatest draft:\n{state.draft}")
+            state.review = await answer(REVIEWER, team.for_reviewer(state.request, state.draft))
             state.reviews += 1
             if team.approves(state.review) or state.reviews >= team.max_reviews:
                 return "ready_for_tests"
@@ -330,7 +330,7 @@ def code_team_flow(spec: SystemSpec, llm: OpenAICompletion, mcp: McpEndpoint) ->
         @listen("ready_for_tests")
         async def test_draft(self) -> str:
             state = self.state
-            return await answer(TESTER, f"Request:\n{state.request}\n\nFinal draft:\n{state.draft}")
+            return await answer(TESTER, team.for_tester(state.request, state.draft))
 
     return lambda: CodeTeam(tracing=False, suppress_flow_events=True)
 

@@ -232,18 +232,15 @@ def build_code_team(
 
     async def write(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
         request = state["request"]
-        if "review" in state:
-            handed = f"Request:\n{request}\n\nYour draft:\n{state['draft']}\n\nReview:\n{state['review']}"
-        else:
-            handed = request
+        handed = team.for_revision(request, state["draft"], state["review"]) if "review" in state else request
         return {"draft": await ask(coder, handed, config)}
 
     async def review(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
-        handed = f"Request:\n{state['request']}\n\nLatest draft:\n{state['draft']}"
+        handed = team.for_reviewer(state["request"], state["draft"])
         return {"review": await ask(reviewer, handed, config), "reviews": state.get("reviews", 0) + 1}
 
     async def test(state: TeamState, config: RunnableConfig) -> dict[str, Any]:
-        handed = f"Request:\n{state['request']}\n\nFinal draft:\n{state['draft']}"
+        handed = team.for_tester(state["request"], state["draft"])
         return {"answer": await ask(tester, handed, config)}
 
     def after_review(state: TeamState) -> str:

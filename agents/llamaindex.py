@@ -218,7 +218,7 @@ class CodeTeam(Workflow):
 
     @step
     async def review(self, ev: Drafted) -> ChangesRequested | ReadyForTests:
-        handed = f"Request:\n{ev.request}\n\nLatest draft:\n{ev.draft}"
+        handed = self.team.for_reviewer(ev.request, ev.draft)
         review = await _answer(self.reviewer, handed)
         reviews = ev.reviews + 1
         if self.team.approves(review) or reviews >= self.team.max_reviews:
@@ -227,12 +227,12 @@ class CodeTeam(Workflow):
 
     @step
     async def revise(self, ev: ChangesRequested) -> Drafted:
-        handed = f"Request:\n{ev.request}\n\nYour draft:\n{ev.draft}\n\nReview:\n{ev.review}"
+        handed = self.team.for_revision(ev.request, ev.draft, ev.review)
         return Drafted(request=ev.request, draft=await _answer(self.coder, handed), reviews=ev.reviews)
 
     @step
     async def test(self, ev: ReadyForTests) -> StopEvent:
-        handed = f"Request:\n{ev.request}\n\nFinal draft:\n{ev.draft}"
+        handed = self.team.for_tester(ev.request, ev.draft)
         return StopEvent(result=await _answer(self.tester, handed))
 
 

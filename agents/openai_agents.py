@@ -268,11 +268,11 @@ class OpenAIAgentsConversation:
             """
             draft = await run(coder, request)
             for reviews in range(1, team.max_reviews + 1):
-                review = await run(reviewer, f"Request:\n{request}\n\nLatest draft:\n{draft}")
+                review = await run(reviewer, team.for_reviewer(request, draft))
                 if team.approves(review) or reviews == team.max_reviews:
                     break
-                draft = await run(coder, f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}")
-            return await run(tester, f"Request:\n{request}\n\nFinal draft:\n{draft}")
+                draft = await run(coder, team.for_revision(request, draft, review))
+            return await run(tester, team.for_tester(request, draft))
 
         return function_tool(
             code_team, name_override=team.name, description_override=f"{team.title}: {team.handoff_description}"

@@ -244,13 +244,13 @@ def _code_team_tool(
         """
         draft = (await coder.run(request, usage=ctx.usage, usage_limits=limits)).output
         for reviews in range(1, team.max_reviews + 1):
-            handed = f"Request:\n{request}\n\nLatest draft:\n{draft}"
+            handed = team.for_reviewer(request, draft)
             review = (await reviewer.run(handed, usage=ctx.usage, usage_limits=limits)).output
             if team.approves(review) or reviews == team.max_reviews:
                 break
-            revise = f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}"
+            revise = team.for_revision(request, draft, review)
             draft = (await coder.run(revise, usage=ctx.usage, usage_limits=limits)).output
-        final = f"Request:\n{request}\n\nFinal draft:\n{draft}"
+        final = team.for_tester(request, draft)
         return (await tester.run(final, usage=ctx.usage, usage_limits=limits)).output
 
     description = f"{team.title}: {team.handoff_description}"

@@ -319,15 +319,13 @@ class VanillaConversation:
         coder, reviewer, tester = (team.member(name) for name in (CODER, REVIEWER, TESTER))
         draft = await self._run_agent(coder, [{"role": "user", "content": request}])
         for reviews in range(1, team.max_reviews + 1):
-            handed = f"Request:\n{request}\n\nLatest draft:\n{draft}"
+            handed = team.for_reviewer(request, draft)
             review = await self._run_agent(reviewer, [{"role": "user", "content": handed}])
             if team.approves(review) or reviews == team.max_reviews:
                 break
-            revise = f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}"
+            revise = team.for_revision(request, draft, review)
             draft = await self._run_agent(coder, [{"role": "user", "content": revise}])
-        return await self._run_agent(
-            tester, [{"role": "user", "content": f"Request:\n{request}\n\nFinal draft:\n{draft}"}]
-        )
+        return await self._run_agent(tester, [{"role": "user", "content": team.for_tester(request, draft)}])
 
 
 class VanillaBuild(AgentBuild):

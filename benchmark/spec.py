@@ -65,6 +65,17 @@ class TeamSpec:
                 return agent
         raise KeyError(f"unknown member '{name}' of {self.name}; members: {', '.join(a.name for a in self.members)}")
 
+    # What a member is handed, where a build hands it text (builds whose members share one conversation hand
+    # nothing: the member sees the request, the drafts and the reviews there).
+    def for_reviewer(self, request: str, draft: str) -> str:
+        return f"Request:\n{request}\n\nLatest draft:\n{draft}"
+
+    def for_revision(self, request: str, draft: str, review: str) -> str:
+        return f"Request:\n{request}\n\nYour draft:\n{draft}\n\nReview:\n{review}"
+
+    def for_tester(self, request: str, draft: str) -> str:
+        return f"Request:\n{request}\n\nFinal draft:\n{draft}"
+
     def as_agent(self) -> AgentSpec:
         """The team as one delegation target, as its parent sees it (a handoff tool, an agent tool, a node)."""
         return AgentSpec(self.name, self.title, self.handoff_description, instructions="", tools=())

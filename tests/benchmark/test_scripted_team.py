@@ -102,12 +102,12 @@ def test_offered_no_team_tool_the_operational_agent_names_the_team_in_plain_text
 
 def test_the_coder_drafts_then_revises_after_a_review_requesting_changes() -> None:
     assert reply(TASK, member(CODER, REQUEST)).content == block(DRAFT_1)
-    revise = f"Request:\n{REQUEST}\n\nYour draft:\n{block(DRAFT_1)}\n\nReview:\n{REVIEW_1}"
+    revise = TEAM.for_revision(REQUEST, block(DRAFT_1), REVIEW_1)  # what builds that hand text hand the coder
     assert reply(TASK, member(CODER, revise)).content == block(DRAFT_2)
 
 
 def test_the_reviewer_answers_the_latest_draft_it_is_shown() -> None:
-    assert reply(TASK, member(REVIEWER, f"{REQUEST}\n\n{block(DRAFT_1)}")).content == REVIEW_1
+    assert reply(TASK, member(REVIEWER, TEAM.for_reviewer(REQUEST, block(DRAFT_1)))).content == REVIEW_1
     both = f"{REQUEST}\n\n{block(DRAFT_1)}\n\n{REVIEW_1}\n\n{block(DRAFT_2)}"
     assert reply(TASK, member(REVIEWER, both)).content == REVIEW_2
     is_marker(reply(TASK, member(REVIEWER, REQUEST)), "no draft")
@@ -124,7 +124,7 @@ def test_a_draft_is_recognised_inside_json_arguments_with_unicode_kept() -> None
 
 
 def test_the_tester_runs_the_final_draft_with_its_tests_then_answers_with_that_code_and_the_output() -> None:
-    handed = f"Request:\n{REQUEST}\n\nFinal draft:\n{block(DRAFT_2)}"
+    handed = TEAM.for_tester(REQUEST, block(DRAFT_2))
     first = reply(TASK, member(TESTER, handed, tools=[RUN_PYTHON]))
     name, arguments = called(first)
     assert name == "run_python" and arguments["code"].startswith(DRAFT_2.strip()) and TESTS.strip() in arguments["code"]
