@@ -121,7 +121,7 @@ content and the ``structuredContent`` beside it), so the model reads every tool 
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -279,28 +279,19 @@ class GoogleAdkConversation:
         )
 
     def _specialist(self, agent: AgentSpec) -> LlmAgent:
-        tools: list[Any] = [self._toolset(agent)]
-        if agent.name == self.spec.code_team.parent:
-            tools.append(AgentTool(agent=self._code_team()))
-        return LlmAgent(
-            name=agent.name,
-            description=agent.handoff_description,
-            model=self.model,
-            static_instruction=agent.instructions,
-            generate_content_config=self.generation,
-            tools=tools,
-            disallow_transfer_to_parent=True,
-            disallow_transfer_to_peers=True,
-        )
+        team = [AgentTool(agent=self._code_team())] if agent.name == self.spec.code_team.parent else []
+        return self._agent(agent, team)
 
-    def _member(self, agent: AgentSpec, **settings: Any) -> LlmAgent:
+    def _agent(self, agent: AgentSpec, agent_tools: Sequence[Any] = (), **settings: Any) -> LlmAgent:
+        """One ``LlmAgent`` of the system, a specialist or a code team member: its MCP toolset (when its allow-list
+        has tools) and any agent tools, no transfers out."""
         return LlmAgent(
             name=agent.name,
             description=agent.handoff_description,
             model=self.model,
             static_instruction=agent.instructions,
             generate_content_config=self.generation,
-            tools=[self._toolset(agent)] if agent.tools else [],
+            tools=[*([self._toolset(agent)] if agent.tools else []), *agent_tools],
             disallow_transfer_to_parent=True,
             disallow_transfer_to_peers=True,
             **settings,
@@ -314,8 +305,8 @@ class GoogleAdkConversation:
             name=f"{team.name}_review_loop",
             description="Draft, review, revise until the reviewer approves.",
             sub_agents=[
-                self._member(team.member(CODER)),
-                self._member(team.member(REVIEWER), output_key=REVIEW_KEY),
+                self._agent(team.member(CODER)),
+                self._agent(team.member(REVIEWER), output_key=REVIEW_KEY),
                 ReviewGate(name=f"{team.name}_review_gate", team=team),
             ],
             max_iterations=team.max_reviews,
@@ -323,7 +314,7 @@ class GoogleAdkConversation:
         return SequentialAgent(
             name=team.name,
             description=team.handoff_description,
-            sub_agents=[review_loop, self._member(team.member(TESTER))],
+            sub_agents=[review_loop, self._agent(team.member(TESTER))],
         )
 
     async def _guardrail(self, context: CallbackContext, _request: LlmRequest) -> LlmResponse | None:

@@ -332,7 +332,7 @@ class StrandsConversation:
         # Creating an agent connects its MCP client and lists its tools, blocking: off the event loop.
         team = self.spec.code_team
         for name in (CODER, REVIEWER, TESTER):
-            self.team_members.append(await asyncio.to_thread(self._member, team.member(name)))
+            self.team_members.append(await asyncio.to_thread(self._agent, team.member(name), []))
         self.team = _code_team_graph(team, *self.team_members)
         for agent in self.spec.specialists:
             self.specialists.append(await asyncio.to_thread(self._specialist, agent))
@@ -372,33 +372,24 @@ class StrandsConversation:
         )
 
     def _specialist(self, agent: AgentSpec) -> Agent:
-        tools: list[Any] = [self._mcp_tools(agent)]
-        if agent.name == self.spec.code_team.parent:
-            tools.append(self._code_team_tool())
-        return Agent(
-            model=self.model,
-            system_prompt=agent.instructions,
-            name=agent.name,
-            agent_id=agent.name,
-            description=agent.handoff_description,
-            tools=tools,
-            conversation_manager=SlidingWindowConversationManager(),
-            session_manager=self._session(),
-            hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
-            callback_handler=None,
-        )
+        team = [self._code_team_tool()] if agent.name == self.spec.code_team.parent else []
+        return self._agent(agent, team, session_manager=self._session())
 
-    def _member(self, agent: AgentSpec) -> Agent:
-        """A code team member: a graph node, so no session manager (Graph agents cannot have one); fresh per
-        delegation (``_code_team`` resets the nodes), so there is nothing to persist."""
+    def _agent(
+        self, agent: AgentSpec, agent_tools: list[Any], session_manager: FileSessionManager | None = None
+    ) -> Agent:
+        """One ``Agent`` of the system: a specialist (persisted by its session manager) or a code team member (a
+        graph node: no session manager, Graph agents cannot have one; fresh per delegation, as ``_code_team``
+        resets the nodes, so nothing to persist). Its MCP tools when its allow-list has some, and agent tools."""
         return Agent(
             model=self.model,
             system_prompt=agent.instructions,
             name=agent.name,
             agent_id=agent.name,
             description=agent.handoff_description,
-            tools=[self._mcp_tools(agent)] if agent.tools else [],
+            tools=[*([self._mcp_tools(agent)] if agent.tools else []), *agent_tools],
             conversation_manager=SlidingWindowConversationManager(),
+            session_manager=session_manager,
             hooks=[ModelCallBudget(MAX_SPECIALIST_CALLS)],
             callback_handler=None,
         )
