@@ -88,6 +88,21 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         yield Setup(server, key, home)
 
 
+def inspector_env(home: Path) -> dict[str, str]:
+    """An environment for the Inspector that keeps its storage, catalog and OAuth state under ``home``."""
+    storage = home / ".mcp-inspector"
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "CI": "true",
+        "NO_COLOR": "1",
+        "MCP_STORAGE_DIR": str(storage / "storage"),
+        "MCP_CATALOG_PATH": str(storage / "mcp.json"),
+        "MCP_CLIENT_CONFIG_PATH": str(storage / "client.json"),
+        "MCP_INSPECTOR_OAUTH_STATE_PATH": str(storage / "oauth.json"),
+    }
+
+
 def inspector(setup: Setup, *args: str, key: str | None = None) -> Run:
     """One Inspector CLI invocation against the server's /mcp endpoint, with ``key`` as a Bearer token."""
     command = [
@@ -105,17 +120,7 @@ def inspector(setup: Setup, *args: str, key: str | None = None) -> Run:
     ]
     if key is not None:
         command += ["--header", f"Authorization: Bearer {key}"]
-    storage = setup.home / ".mcp-inspector"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(setup.home),
-        "CI": "true",
-        "NO_COLOR": "1",
-        "MCP_STORAGE_DIR": str(storage / "storage"),
-        "MCP_CATALOG_PATH": str(storage / "mcp.json"),
-        "MCP_CLIENT_CONFIG_PATH": str(storage / "client.json"),
-        "MCP_INSPECTOR_OAUTH_STATE_PATH": str(storage / "oauth.json"),
-    }
+    env = inspector_env(setup.home)
     try:
         done = subprocess.run(
             command, capture_output=True, text=True, timeout=TIMEOUT_S, env=env, cwd=ROOT, stdin=subprocess.DEVNULL

@@ -22,6 +22,7 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
+from tests.mcp_server.test_inspector import INSPECTOR, inspector_env
 from tests.servers import afbench, http_server
 
 pytestmark = pytest.mark.e2e
@@ -96,24 +97,12 @@ def test_the_shell_snippets_make_a_key_and_list_the_tools_with_the_pinned_inspec
 ) -> None:
     """``connect-key`` (activate, key into ``AFBENCH_KEY``) then ``inspector`` (the project's pinned Inspector
     through ``npm exec --prefix``), run from a folder outside the checkout against a server on that database."""
-    if shutil.which("npm") is None or not (ROOT / "node_modules" / ".bin" / "mcp-inspector").exists():
+    if shutil.which("npm") is None or not INSPECTOR.exists():
         pytest.skip("the MCP Inspector is not installed (npm ci, run by make install)")
     anywhere = tmp_path / "elsewhere"
     anywhere.mkdir()
     db = tmp_path / "sessions.sqlite"
-    storage = tmp_path / "home" / ".mcp-inspector"
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path / "home"),
-        "AFBENCH_DB": str(db),
-        "HF_HUB_OFFLINE": "1",
-        "CI": "true",
-        "NO_COLOR": "1",
-        "MCP_STORAGE_DIR": str(storage / "storage"),
-        "MCP_CATALOG_PATH": str(storage / "mcp.json"),
-        "MCP_CLIENT_CONFIG_PATH": str(storage / "client.json"),
-        "MCP_INSPECTOR_OAUTH_STATE_PATH": str(storage / "oauth.json"),
-    }
+    env = {**inspector_env(tmp_path / "home"), "AFBENCH_DB": str(db), "HF_HUB_OFFLINE": "1"}
     made = bash(block("bash", "connect-key") + 'printf "%s" "$AFBENCH_KEY"\n', anywhere, env)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
